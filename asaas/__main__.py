@@ -1,0 +1,3 @@
+from asaas.cli import main
+
+main()

@@ -1,0 +1,189 @@
+"""The ``asaas`` command line: parse options, call the library, print.
+
+No logic lives here. Library errors (``AsaasError``) become one-line messages with exit code 1;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from asaas import __version__
+from asaas.errors import AsaasError
+from asaas.settings import Settings
+
+
+def _fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the project's own errors into click's one-line ``Error: ...`` output."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AsaasError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--db URL`` on every command that touches the database (default: ASAAS_DB or
+    ./asaas.duckdb)."""
+    return click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        default=None,
+        help="Database: a SQLAlchemy URL or a DuckDB file path "
+        "[env ASAAS_DB; default ./asaas.duckdb].",
+    )(func)
+
+
+def _open(db_url: str | None, *, check_schema: bool = True):
+    from asaas.store import open_store
+
+    settings = Settings()
+    return open_store(
+        db_url or settings.db_url,
+        busy_timeout_s=settings.busy_timeout_s,
+        check_schema=check_schema,
+    )
+
+
+def _split_list(values: tuple[str, ...]) -> list[str] | None:
+    out = [s.strip() for v in values for s in v.split(",") if s.strip()]
+    return out or None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="asaas")
+def cli() -> None:
+    """asaas: score customer reviews for sentiment in batch and keep every prediction in SQL.
+
+    Typical flow: `asaas ingest` -> `asaas train` -> `asaas score` -> `asaas report`.
+    The database defaults to ./asaas.duckdb; use --db or ASAAS_DB for another.
+    """
+
+
+# -- ingest --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--source",
+    metavar="PATH",
+    default=None,
+    help="aclImdb/ folder, aclImdb_v1.tar.gz, Parquet/CSV/TSV/JSONL file or folder, or "
+    "hf:NAME for a Hub dataset. Default: the Hub dataset stanfordnlp/imdb.",
+)
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    metavar="NAME",
+    help="Only these splits (repeat or comma-separate, e.g. --split train,test). Default: all.",
+)
+@click.option(
+    "--dataset",
+    default="imdb",
+    show_default=True,
+    help="Name that keeps these reviews apart from other datasets (e.g. sst2, steam).",
+)
+@click.option("--text-column", default=None, help="Column holding the review text "
+              "(default: text, review, content, sentence...).")
+@click.option("--label-column", default=None, help="Column holding the 0/1/pos/neg label "
+              "(default: label, sentiment).")
+@click.option("--id-column", default=None, help="Column holding a unique review id "
+              "(default: id, review_id; without one, ids are derived from the text).")
+@click.option("--default-split", default="train", show_default=True,
+              help="Split for table files with no split column whose name is not a split name.")
+@db_option
+@_fail_cleanly
+def ingest(
+    source: str | None,
+    splits: tuple[str, ...],
+    dataset: str,
+    text_column: str | None,
+    label_column: str | None,
+    id_column: str | None,
+    default_split: str,
+    db_url: str | None,
+) -> None:
+    """Load reviews into the database; running it again adds only what is new."""
+    from asaas.ingest import ColumnNames
+    from asaas.ingest import ingest as run_ingest
+
+    store = _open(db_url)
+    report = run_ingest(
+        store,
+        source,
+        dataset=dataset,
+        splits=_split_list(splits),
+        columns=ColumnNames(text=text_column, label=label_column, id=id_column),
+        default_split=default_split,
+    )
+    by_split = ", ".join(f"{k} {v:,}" for k, v in report.inserted_by_split.items())
+    click.echo(
+        f"ingest {report.dataset} from {report.source}: read {report.rows_read:,} rows, "
+        f"inserted {report.inserted:,}" + (f" ({by_split})" if by_split else "")
+        + f", already present {report.already_present:,}, "
+        f"rejected {report.rows_rejected:,} in {report.duration_s:.1f} s"
+    )
+    for bucket, word in ((report.skipped, "skipped"), (report.rejected, "rejected")):
+        for reason, count in bucket.items():
+            where = ", ".join(report.examples.get(reason, []))
+            click.echo(f"  {word} {count:,}: {reason} (e.g. {where})")
+    if report.inserted == 0 and report.rows_read and report.already_present:
+        click.echo(f"nothing new: every valid row is already in dataset {report.dataset!r}")
+
+
+# -- db ------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Create, inspect and upgrade the database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@db_option
+@_fail_cleanly
+def db_upgrade(revision: str, db_url: str | None) -> None:
+    """Upgrade the database schema to the latest revision (creates a new database)."""
+    store = _open(db_url, check_schema=False)
+    before, after = store.upgrade(revision)
+    if before == after:
+        click.echo(f"database already at revision {after}")
+    else:
+        click.echo(f"upgraded database from {before or 'empty'} to {after}")
+
+
+@db.command("current")
+@db_option
+@_fail_cleanly
+def db_current(db_url: str | None) -> None:
+    """Show the database's schema revision and whether it is the latest."""
+    from asaas.store import migrate
+    from asaas.store.urls import redact
+
+    store = _open(db_url, check_schema=False)
+    current, head = store.current_revision(), migrate.head_revision()
+    state = "up to date" if current == head else (
+        "empty: created at head on first use" if current is None
+        else "behind: run `asaas db upgrade`"
+    )
+    click.echo(f"{redact(store.url)}: revision {current or 'none'} (head {head}) - {state}")
+
+
+def main() -> None:
+    cli(prog_name="asaas")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Every setting asaas reads, with its environment variable, default and meaning.
+
+Nothing else in the package reads ``os.environ`` for asaas settings: look here first.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Default database: an embedded DuckDB file in the working directory.
+DEFAULT_DB_FILE = "asaas.duckdb"
+
+#: Hugging Face Hub dataset that ``asaas ingest`` loads when no ``--source`` is given.
+DEFAULT_HF_DATASET = "stanfordnlp/imdb"
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        from asaas.errors import ConfigError
+
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to seconds, e.g. {name}=30")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings for one invocation.
+
+    db_url
+        ``ASAAS_DB`` or ``--db``: any SQLAlchemy URL, or a plain path to a DuckDB file.
+        Default: ``asaas.duckdb`` in the working directory.
+    home
+        ``ASAAS_HOME``: where model artifacts are kept. Default: ``asaas-home/`` next to the
+        DuckDB file (so a database and its models move together), or ``~/.asaas`` for a server
+        database such as PostgreSQL.
+    busy_timeout_s
+        ``ASAAS_BUSY_TIMEOUT``: how long to keep retrying when another process holds the DuckDB
+        file (DuckDB allows one writer process and no readers beside it). Default 30 s.
+    """
+
+    db_url: str = field(default_factory=lambda: os.environ.get("ASAAS_DB") or DEFAULT_DB_FILE)
+    home: str | None = field(default_factory=lambda: os.environ.get("ASAAS_HOME") or None)
+    busy_timeout_s: float = field(default_factory=lambda: _env_float("ASAAS_BUSY_TIMEOUT", 30.0))
+
+    def model_home(self, db_url: str) -> Path:
+        """Directory for model artifacts belonging to the database at ``db_url``."""
+        if self.home:
+            return Path(self.home).expanduser()
+        from asaas.store.urls import duckdb_file_path
+
+        db_file = duckdb_file_path(db_url)
+        if db_file is not None:
+            return db_file.resolve().parent / "asaas-home"
+        return Path("~/.asaas").expanduser()

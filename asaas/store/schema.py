@@ -1,0 +1,188 @@
+"""The database schema, as SQLAlchemy Core tables.
+
+This module describes the schema the code expects; ``migrations/versions`` creates it. They must
+agree (``tests/test_migrations.py`` checks). Never edit a released migration: add a new one and
+change this file to match.
+
+Design notes
+- Reviews belong to a *dataset* (``imdb``, ``sst2``, ``steam``...) and are unique by
+  ``(dataset, external_id)``, which makes ingest idempotent. Non-IMDB sources fill ``reviewed_at``
+  (when the review was written) and ``product_id`` (the game, app or movie reviewed), so feedback
+  can later be followed per product over time.
+- Surrogate keys come from named sequences (``nextval``), which DuckDB and PostgreSQL both
+  understand, so bulk inserts can leave ids to the database.
+- Timestamps are naive UTC. JSON payloads are TEXT holding JSON, which every engine stores.
+- Predictions are keyed by ``(review_id, model_version_id)``: one row per review and model version,
+  which is what makes scoring resumable without duplicates.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+def _id_column(seq_name: str) -> sa.Column:
+    return sa.Column(
+        "id",
+        sa.BigInteger,
+        primary_key=True,
+        autoincrement=False,
+        server_default=sa.text(f"nextval('{seq_name}')"),
+    )
+
+
+#: Sequences used for surrogate keys, in creation order.
+SEQUENCES = (
+    "products_id_seq",
+    "ingest_runs_id_seq",
+    "reviews_id_seq",
+    "models_id_seq",
+    "model_versions_id_seq",
+    "job_runs_id_seq",
+    "scoring_runs_id_seq",
+)
+
+products = sa.Table(
+    "products",
+    metadata,
+    _id_column("products_id_seq"),
+    sa.Column("source", sa.String(64), nullable=False),  # e.g. steam, imdb, appstore
+    sa.Column("external_id", sa.String(256), nullable=False),  # the source's own product id
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("kind", sa.String(32), nullable=True),  # game, app, movie, saas...
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("source", "external_id", name="uq_products_source_external_id"),
+)
+
+ingest_runs = sa.Table(
+    "ingest_runs",
+    metadata,
+    _id_column("ingest_runs_id_seq"),
+    sa.Column("dataset", sa.String(64), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # path or hub id as given by the user
+    sa.Column("splits", sa.Text, nullable=True),  # comma-separated selection, NULL = all
+    sa.Column("status", sa.String(16), nullable=False),  # succeeded | failed
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=True),
+    sa.Column("duration_s", sa.Float, nullable=True),
+    sa.Column("rows_read", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_inserted", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_skipped", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("details", sa.Text, nullable=True),  # JSON: skip / reject reasons with counts
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    _id_column("reviews_id_seq"),
+    sa.Column("dataset", sa.String(64), nullable=False),
+    sa.Column("external_id", sa.String(256), nullable=False),
+    sa.Column("split", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("label", sa.SmallInteger, nullable=True),  # 1 positive, 0 negative, NULL unlabelled
+    sa.Column("rating", sa.Float, nullable=True),  # the source's star rating, its own scale
+    sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of the UTF-8 text
+    sa.Column("product_id", sa.BigInteger, sa.ForeignKey("products.id"), nullable=True),
+    sa.Column("reviewed_at", sa.DateTime, nullable=True),
+    sa.Column("ingest_run_id", sa.BigInteger, sa.ForeignKey("ingest_runs.id"), nullable=False),
+    sa.UniqueConstraint("dataset", "external_id", name="uq_reviews_dataset_external_id"),
+)
+sa.Index("ix_reviews_dataset_split", reviews.c.dataset, reviews.c.split)
+
+models = sa.Table(
+    "models",
+    metadata,
+    _id_column("models_id_seq"),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    _id_column("model_versions_id_seq"),
+    sa.Column("model_id", sa.BigInteger, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # sklearn | hf
+    sa.Column("artifact_uri", sa.Text, nullable=False),  # directory, file or hub id
+    sa.Column("params", sa.Text, nullable=True),  # JSON: training or loading parameters
+    sa.Column("train_dataset", sa.String(64), nullable=True),
+    sa.Column("train_fingerprint", sa.String(64), nullable=True),  # hash of the training rows
+    sa.Column("metrics", sa.Text, nullable=True),  # JSON: training-time metrics
+    sa.Column("environment", sa.Text, nullable=True),  # JSON: library versions, device
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+)
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    _id_column("job_runs_id_seq"),
+    sa.Column("job_name", sa.String(128), nullable=False),
+    sa.Column("job_file", sa.Text, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # running | succeeded | failed
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=True),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("steps", sa.Text, nullable=True),  # JSON: per-step status, counts, timings
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("host", sa.String(256), nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+)
+
+scoring_runs = sa.Table(
+    "scoring_runs",
+    metadata,
+    _id_column("scoring_runs_id_seq"),
+    sa.Column(
+        "model_version_id", sa.BigInteger, sa.ForeignKey("model_versions.id"), nullable=False
+    ),
+    sa.Column("job_run_id", sa.BigInteger, sa.ForeignKey("job_runs.id"), nullable=True),
+    sa.Column("dataset", sa.String(64), nullable=False),
+    sa.Column("splits", sa.Text, nullable=True),
+    sa.Column("device", sa.String(64), nullable=True),
+    sa.Column("settings", sa.Text, nullable=True),  # JSON: batch tokens, max length, truncation
+    sa.Column("status", sa.String(16), nullable=False),  # running | succeeded | failed
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=True),
+    sa.Column("n_scored", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("n_failed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("review_id", sa.BigInteger, sa.ForeignKey("reviews.id"), primary_key=True),
+    sa.Column(
+        "model_version_id",
+        sa.BigInteger,
+        sa.ForeignKey("model_versions.id"),
+        primary_key=True,
+    ),
+    sa.Column("scoring_run_id", sa.BigInteger, sa.ForeignKey("scoring_runs.id"), nullable=False),
+    sa.Column("label", sa.SmallInteger, nullable=False),
+    sa.Column("prob_positive", sa.Float, nullable=False),
+    sa.Column("n_tokens", sa.Integer, nullable=True),  # before truncation; NULL for non-token models
+    sa.Column("truncated", sa.Boolean, nullable=True),
+)
+
+prediction_failures = sa.Table(
+    "prediction_failures",
+    metadata,
+    sa.Column("review_id", sa.BigInteger, sa.ForeignKey("reviews.id"), primary_key=True),
+    sa.Column(
+        "model_version_id",
+        sa.BigInteger,
+        sa.ForeignKey("model_versions.id"),
+        primary_key=True,
+    ),
+    sa.Column("scoring_run_id", sa.BigInteger, sa.ForeignKey("scoring_runs.id"), nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("failed_at", sa.DateTime, nullable=False),
+)

@@ -1,0 +1,233 @@
+"""The store: the one object that owns the database engine, transactions and bulk writes.
+
+Commands never build engines: they open a ``Store`` and call library functions with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool, StaticPool
+
+from asaas.errors import ConfigError, DatabaseBusyError, DatabaseError, SchemaError
+from asaas.store import migrate
+from asaas.store.schema import metadata
+from asaas.store.urls import duckdb_file_path, normalize_url, redact
+
+log = logging.getLogger(__name__)
+
+#: Rows per statement when a database has no Arrow fast path (PostgreSQL, SQLite).
+FALLBACK_BATCH_ROWS = 5_000
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", None) or exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def _quiet_duckdb(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("SET enable_progress_bar = false")
+
+
+class Store:
+    """A database that holds reviews, models and predictions.
+
+    DuckDB lets only one process open a file at a time, so for DuckDB files the store opens a
+    connection per transaction and closes it right after (``NullPool``): writers hold the file
+    for the length of one chunk and readers in other processes get their turn in between.
+    ``busy_timeout_s`` bounds how long a connect retries while another process holds the file.
+    """
+
+    def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:
+        self.url = normalize_url(url)
+        self.busy_timeout_s = busy_timeout_s
+        self.db_file = duckdb_file_path(self.url)
+        if self.db_file is not None and not self.db_file.parent.exists():
+            raise DatabaseError(
+                f"cannot open database {self.db_file}: directory {self.db_file.parent} does not "
+                "exist; create it or pass another --db"
+            )
+        try:
+            url_obj = sa.engine.make_url(self.url)
+            if url_obj.get_backend_name() == "duckdb":
+                pool = NullPool if self.db_file is not None else StaticPool
+                # DuckDB draws its own progress bar on long statements; asaas reports progress
+                # itself, and cron logs must stay clean.
+                self.engine = sa.create_engine(self.url, poolclass=pool)
+                sa.event.listen(self.engine, "connect", _quiet_duckdb)
+            else:
+                self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+        except (sa.exc.NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
+            raise ConfigError(
+                f"no database driver for {redact(self.url)} ({_first_line(exc)}); use a duckdb:/// "
+                "URL, or install the driver (PostgreSQL: pip install 'asaas[postgres]')"
+            ) from None
+        except sa.exc.ArgumentError as exc:
+            raise ConfigError(f"bad database URL {redact(self.url)}: {_first_line(exc)}") from None
+
+    # -- basic facts -------------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.dialect == "duckdb"
+
+    def __repr__(self) -> str:
+        return f"Store({redact(self.url)!r})"
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> sa.Connection:
+        """Open a connection, retrying with backoff while another process holds a DuckDB file."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        delay = 0.02
+        while True:
+            try:
+                return self.engine.connect()
+            except sa.exc.DBAPIError as exc:
+                if not _is_lock_error(exc):
+                    raise DatabaseError(
+                        f"cannot open database {redact(self.url)}: {_first_line(exc)}"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusyError(
+                        f"database {redact(self.url)} is in use by another process "
+                        f"(waited {self.busy_timeout_s:g} s); retry when it finishes, or raise "
+                        "ASAAS_BUSY_TIMEOUT"
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        conn = self._connect()
+        try:
+            with conn.begin():
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            raise DatabaseError(f"database error: {_first_line(exc)}") from exc
+        finally:
+            conn.close()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def current_revision(self) -> str | None:
+        with self.transaction() as conn:
+            return migrate.current_revision(conn)
+
+    def ensure_schema(self) -> None:
+        """Create a brand-new database at head; refuse one that is behind or not asaas'."""
+        head = migrate.head_revision()
+        with self.transaction() as conn:
+            current = migrate.current_revision(conn)
+            if current == head:
+                return
+            if current is None:
+                existing = set(sa.inspect(conn).get_table_names()) if not self.is_duckdb else (
+                    self._duckdb_tables(conn)
+                )
+                ours = existing & set(metadata.tables)
+                if ours:
+                    raise SchemaError(
+                        f"database {redact(self.url)} has asaas tables ({', '.join(sorted(ours))}) "
+                        "but no migration record; it was not created by asaas"
+                    )
+                migrate.upgrade(conn, "head")
+                return
+        known = self._known_revisions()
+        if current in known:
+            raise SchemaError(
+                f"database schema is at revision {current}, this asaas needs {head}: "
+                "run `asaas db upgrade`"
+            )
+        raise SchemaError(
+            f"database schema is at revision {current}, which this asaas does not know "
+            f"(head {head}); it was written by a newer asaas: upgrade asaas"
+        )
+
+    def upgrade(self, revision: str = "head") -> tuple[str | None, str | None]:
+        """Upgrade the schema; returns (before, after) revisions."""
+        with self.transaction() as conn:
+            before = migrate.current_revision(conn)
+            migrate.upgrade(conn, revision)
+            after = migrate.current_revision(conn)
+        return before, after
+
+    @staticmethod
+    def _known_revisions() -> set[str]:
+        from alembic.script import ScriptDirectory
+
+        script = ScriptDirectory.from_config(migrate.alembic_config())
+        return {rev.revision for rev in script.walk_revisions()}
+
+    @staticmethod
+    def _duckdb_tables(conn: sa.Connection) -> set[str]:
+        # SQLAlchemy's inspector cannot reflect DuckDB; ask DuckDB's information_schema instead.
+        rows = conn.exec_driver_sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        return {r[0] for r in rows}
+
+    # -- bulk writes and reads ---------------------------------------------------------------
+
+    def insert_arrow(
+        self, conn: sa.Connection, table: str, data: pa.Table, columns: Sequence[str] | None = None
+    ) -> int:
+        """Insert an Arrow table in one statement (DuckDB) or in batches (other engines).
+
+        Never one row per transaction: on DuckDB the Arrow table is scanned directly, elsewhere
+        rows go in multi-row batches inside the caller's transaction.
+        """
+        if data.num_rows == 0:
+            return 0
+        cols = list(columns or data.column_names)
+        if self.is_duckdb:
+            raw = conn.connection.driver_connection
+            view = f"_asaas_stage_{id(data):x}"
+            raw.register(view, data)
+            try:
+                col_sql = ", ".join(f'"{c}"' for c in cols)
+                conn.exec_driver_sql(
+                    f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"'
+                )
+            finally:
+                raw.unregister(view)
+            return data.num_rows
+        target = metadata.tables[table]
+        for batch in data.select(cols).to_batches(FALLBACK_BATCH_ROWS):
+            conn.execute(sa.insert(target), batch.to_pylist())
+        return data.num_rows
+
+    def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run a read query and return an Arrow table."""
+        with self.transaction() as conn:
+            if self.is_duckdb and not params:
+                return conn.connection.driver_connection.execute(sql).fetch_arrow_table()
+            result = conn.execute(sa.text(sql), params or {})
+            names = list(result.keys())
+            rows = result.fetchall()
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+
+def open_store(url: str, *, busy_timeout_s: float = 30.0, check_schema: bool = True) -> Store:
+    """Open a store; a brand-new database is created at head, an old one must be upgraded."""
+    store = Store(url, busy_timeout_s=busy_timeout_s)
+    if check_schema:
+        store.ensure_schema()
+    return store

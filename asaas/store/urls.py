@@ -1,0 +1,45 @@
+"""Database URLs: accept a plain file path as shorthand for a DuckDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from asaas.errors import ConfigError
+
+
+def normalize_url(url_or_path: str) -> str:
+    """Return a SQLAlchemy URL; ``reviews.duckdb`` becomes ``duckdb:///reviews.duckdb``."""
+    text = url_or_path.strip()
+    if not text:
+        raise ConfigError("the database URL is empty; pass --db URL or set ASAAS_DB")
+    if "://" not in text:
+        return f"duckdb:///{text}"
+    try:
+        sa.engine.make_url(text)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError for malformed URLs
+        raise ConfigError(
+            f"cannot parse database URL {text!r} ({exc}); use e.g. duckdb:///asaas.duckdb "
+            "or postgresql://user@host/db"
+        ) from None
+    return text
+
+
+def duckdb_file_path(url: str) -> Path | None:
+    """The file behind a DuckDB URL, or None for in-memory and non-DuckDB databases."""
+    parsed = sa.engine.make_url(normalize_url(url))
+    if parsed.get_backend_name() != "duckdb":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith(":memory:"):
+        return None
+    return Path(database)
+
+
+def redact(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
