@@ -1,0 +1,92 @@
+"""Shared fixtures: every test gets its own database and model home, and never the network."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED_IMDB = SHARED / "data" / "imdb"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point asaas at a temp database and home; keep Hugging Face libraries offline."""
+    db = tmp_path / "test.duckdb"
+    monkeypatch.setenv("ASAAS_DB", str(db))
+    monkeypatch.setenv("ASAAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ASAAS_BUSY_TIMEOUT", "5")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    return db
+
+
+@pytest.fixture
+def db_path(isolated_env: Path) -> Path:
+    return isolated_env
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def invoke(runner: CliRunner):
+    """Run an asaas command; returns click's Result (exit_code, output)."""
+    from asaas.cli import cli
+
+    def _invoke(*args: str, **kwargs):
+        return runner.invoke(cli, list(args), catch_exceptions=False, **kwargs)
+
+    return _invoke
+
+
+# A tiny IMDB-like corpus: (split, class, id, rating, text).
+ACL_ROWS = [
+    ("train", "pos", 0, 9, "A wonderful film.<br /><br />Loved every minute."),
+    ("train", "pos", 1, 7, "Good acting and a clever plot."),
+    ("train", "neg", 0, 2, "Dull, slow and far too long."),
+    ("train", "neg", 1, 1, "The worst film I have seen this year."),
+    ("train", "unsup", 0, 0, "I watched it on a Tuesday."),
+    ("test", "pos", 0, 10, "Brilliant! A masterpiece."),
+    ("test", "neg", 0, 3, "Not worth the ticket."),
+]
+
+
+def write_aclimdb(root: Path, rows=ACL_ROWS) -> Path:
+    base = root / "aclImdb"
+    for split, cls, n, rating, text in rows:
+        d = base / split / cls
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{n}_{rating}.txt").write_text(text, encoding="utf-8")
+    return base
+
+
+@pytest.fixture
+def aclimdb_dir(tmp_path: Path) -> Path:
+    return write_aclimdb(tmp_path / "src")
+
+
+def write_tarball(path: Path, rows=ACL_ROWS, extra: dict[str, bytes] | None = None) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for split, cls, n, rating, text in rows:
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(f"aclImdb/{split}/{cls}/{n}_{rating}.txt")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, data in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture
+def aclimdb_tarball(tmp_path: Path) -> Path:
+    return write_tarball(tmp_path / "aclImdb_v1.tar.gz")

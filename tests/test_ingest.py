@@ -1,0 +1,312 @@
+"""`asaas ingest`: every source kind, idempotency, split selection and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from asaas.ingest import normalize_label
+from asaas.store import Store
+from tests.conftest import ACL_ROWS, write_tarball
+
+
+def _rows(db_path, sql="SELECT dataset, external_id, split, label, rating, text FROM reviews "
+          "ORDER BY external_id"):
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _count(db_path, table="reviews"):
+    return _rows(db_path, f"SELECT count(*) FROM {table}")[0][0]
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _err(result):
+    assert result.exit_code != 0, result.output
+    assert result.output.startswith("Error: "), result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    return result.output
+
+
+# -- sources --------------------------------------------------------------------------------------
+
+
+def test_aclimdb_folder(invoke, db_path, aclimdb_dir):
+    out = _ok(invoke("ingest", "--source", str(aclimdb_dir)))
+    assert "inserted 7" in out
+    rows = {r[1]: r for r in _rows(db_path)}
+    assert rows["train_pos_0"] == ("imdb", "train_pos_0", "train", 1, 9.0, ACL_ROWS[0][4])
+    assert rows["train_neg_1"][3:5] == (0, 1.0)
+    assert rows["unsup_0"][2:5] == ("unsup", None, None)
+    assert rows["test_pos_0"][2:5] == ("test", 1, 10.0)
+
+
+def test_parent_of_aclimdb_folder_is_accepted(invoke, db_path, aclimdb_dir):
+    _ok(invoke("ingest", "--source", str(aclimdb_dir.parent)))
+    assert _count(db_path) == len(ACL_ROWS)
+
+
+def test_tarball_is_read_without_unpacking(invoke, db_path, aclimdb_tarball, tmp_path):
+    before = set(tmp_path.rglob("*"))
+    _ok(invoke("ingest", "--source", str(aclimdb_tarball)))
+    assert set(tmp_path.rglob("*")) - before <= {db_path, db_path.with_suffix(".duckdb.wal")}
+    assert _count(db_path) == len(ACL_ROWS)
+
+
+def test_folder_archive_and_parquet_of_one_release_share_ids(invoke, db_path, aclimdb_dir,
+                                                              aclimdb_tarball, tmp_path):
+    _ok(invoke("ingest", "--source", str(aclimdb_dir)))
+    out = _ok(invoke("ingest", "--source", str(aclimdb_tarball)))
+    assert "inserted 0" in out and "already present 7" in out
+    ids = [r[1] for r in _rows(db_path)]
+    table = pa.table({"id": ids, "text": ["x"] * len(ids)})
+    pq.write_table(table, tmp_path / "copy.parquet")
+    out = _ok(invoke("ingest", "--source", str(tmp_path / "copy.parquet")))
+    assert "inserted 0" in out
+
+
+def test_parquet_csv_jsonl_files_and_folder(invoke, db_path, tmp_path):
+    src = tmp_path / "tables"
+    src.mkdir()
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["good", "bad"], "label": [1, 0],
+                             "rating": [8, 2]}), src / "train.parquet")
+    (src / "test.csv").write_text("review_id,review,sentiment\nc,\"great, really\",pos\n"
+                                  "d,awful,neg\n", encoding="utf-8")
+    (src / "extra.jsonl").write_text(
+        json.dumps({"text": "meh", "label": "negative", "split": "test", "id": "e"}) + "\n"
+        + json.dumps({"text": "fine", "id": "f", "split": "unsup"}) + "\n", encoding="utf-8")
+    out = _ok(invoke("ingest", "--source", str(src), "--dataset", "mixed"))
+    assert "inserted 6" in out
+    rows = {r[1]: r for r in _rows(db_path)}
+    assert rows["a"] == ("mixed", "a", "train", 1, 8.0, "good")
+    assert rows["c"][2:4] == ("test", 1) and rows["c"][5] == "great, really"
+    assert rows["d"][3] == 0 and rows["e"][2:4] == ("test", 0)
+    assert rows["f"][2:4] == ("unsup", None)
+
+
+def test_split_selection(invoke, db_path, aclimdb_dir):
+    out = _ok(invoke("ingest", "--source", str(aclimdb_dir), "--split", "test"))
+    assert "inserted 2 (test 2)" in out
+    _ok(invoke("ingest", "--source", str(aclimdb_dir), "--split", "train,unsup"))
+    assert _count(db_path) == len(ACL_ROWS)
+
+
+def test_idempotent_and_recorded(invoke, db_path, aclimdb_dir):
+    _ok(invoke("ingest", "--source", str(aclimdb_dir)))
+    out = _ok(invoke("ingest", "--source", str(aclimdb_dir)))
+    assert "inserted 0" in out and "nothing new" in out
+    assert _count(db_path) == len(ACL_ROWS)
+    runs = _rows(db_path, "SELECT status, rows_read, rows_inserted, rows_skipped, rows_rejected, "
+                 "duration_s > 0, source FROM ingest_runs ORDER BY id")
+    assert [r[:5] for r in runs] == [("succeeded", 7, 7, 0, 0), ("succeeded", 7, 0, 7, 0)]
+    assert all(r[5] for r in runs) and runs[0][6] == str(aclimdb_dir)
+
+
+def test_datasets_are_kept_apart(invoke, db_path, tmp_path):
+    f = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"id": ["1"], "text": ["same id"], "label": [1]}), f)
+    _ok(invoke("ingest", "--source", str(f), "--dataset", "one"))
+    _ok(invoke("ingest", "--source", str(f), "--dataset", "two"))
+    assert sorted(r[0] for r in _rows(db_path)) == ["one", "two"]
+
+
+def test_sources_without_ids_get_stable_ids(invoke, db_path, tmp_path):
+    f = tmp_path / "train.csv"
+    f.write_text("text,label\nsame text,1\nsame text,1\nother,0\n", encoding="utf-8")
+    _ok(invoke("ingest", "--source", str(f)))
+    out = _ok(invoke("ingest", "--source", str(f)))
+    assert "inserted 0" in out
+    ids = sorted(r[1] for r in _rows(db_path))
+    assert len(ids) == 3 and ids[0].startswith("train:") and ids[1].endswith("#2")
+
+
+def test_reviews_are_queryable_with_plain_duckdb(invoke, db_path, aclimdb_dir):
+    _ok(invoke("ingest", "--source", str(aclimdb_dir)))
+    con = duckdb.connect(str(db_path), read_only=True)
+    assert con.execute("SELECT split, count(*) FROM reviews GROUP BY split ORDER BY split"
+                       ).fetchall() == [("test", 2), ("train", 4), ("unsup", 1)]
+    con.close()
+
+
+def test_hub_unreachable_names_source(invoke, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    out = _err(invoke("ingest"))
+    assert "Hugging Face Hub" in out and "--source" in out
+
+
+@pytest.mark.parametrize("value,expected", [
+    (1, 1), (0, 0), ("pos", 1), ("neg", 0), ("POSITIVE", 1), ("negative", 0), (True, 1),
+    ("1", 1), ("0", 0), (-1, None), (None, None), ("", None), (float("nan"), None),
+])
+def test_normalize_label(value, expected):
+    assert normalize_label(value) == expected
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def test_missing_path(invoke, db_path):
+    out = _err(invoke("ingest", "--source", "/no/such/aclImdb"))
+    assert "does not exist" in out and "--source" in out
+    assert _count(db_path) == 0
+
+
+def test_truncated_archive_writes_nothing(invoke, db_path, tmp_path):
+    good = write_tarball(tmp_path / "full.tar.gz",
+                         ACL_ROWS * 1, extra={f"aclImdb/train/pos/{i}_8.txt": b"x" * 5000
+                                              for i in range(100, 140)})
+    data = good.read_bytes()
+    bad = tmp_path / "aclImdb_v1.tar.gz"
+    bad.write_bytes(data[: len(data) // 2])
+    out = _err(invoke("ingest", "--source", str(bad)))
+    assert "truncated or corrupt" in out
+    assert _count(db_path) == 0
+
+
+def test_unreadable_archive(invoke, db_path, tmp_path):
+    bad = tmp_path / "aclImdb_v1.tar.gz"
+    bad.write_bytes(b"this is not a gzip file at all")
+    out = _err(invoke("ingest", "--source", str(bad)))
+    assert "truncated or corrupt" in out
+
+
+def test_archive_without_reviews(invoke, tmp_path):
+    other = write_tarball(tmp_path / "other.tar.gz", rows=[], extra={"README": b"hello"})
+    assert "holds no aclImdb" in _err(invoke("ingest", "--source", str(other)))
+
+
+def test_file_without_text_column(invoke, db_path, tmp_path):
+    f = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"body_html": ["x"], "label": [1]}), f)
+    out = _err(invoke("ingest", "--source", str(f)))
+    assert "no text column" in out and "--text-column" in out and "body_html" in out
+    assert _count(db_path) == 0
+    _ok(invoke("ingest", "--source", str(f), "--text-column", "body_html"))
+    assert _count(db_path) == 1
+
+
+def test_named_column_that_does_not_exist(invoke, tmp_path):
+    f = tmp_path / "train.csv"
+    f.write_text("text,label\nhi,1\n", encoding="utf-8")
+    assert "no column 'stars'" in _err(invoke("ingest", "--source", str(f), "--label-column",
+                                              "stars"))
+
+
+def test_empty_and_whitespace_text_are_rejected_and_counted(invoke, db_path, tmp_path):
+    f = tmp_path / "train.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "1", "text": "fine film", "label": 1},
+        {"id": "2", "text": "", "label": 0},
+        {"id": "3", "text": "   \n\t ", "label": 0},
+        {"id": "4", "text": None, "label": 0},
+    ]), encoding="utf-8")
+    out = _ok(invoke("ingest", "--source", str(f)))
+    assert "rejected 3" in out and "text is empty or whitespace" in out
+    assert "text is missing" in out
+    assert _count(db_path) == 1
+
+
+def test_non_utf8_bytes_are_rejected(invoke, db_path, tmp_path):
+    rows = [r for r in ACL_ROWS]
+    d = tmp_path / "src"
+    from tests.conftest import write_aclimdb
+
+    base = write_aclimdb(d, rows)
+    (base / "train" / "pos" / "9_8.txt").write_bytes(b"caf\xe9 latte \xff\xfe")
+    csv_file = tmp_path / "test.csv"
+    csv_file.write_bytes(b"id,text,label\na,good,1\nb,bad \xff byte,0\n")
+    out = _ok(invoke("ingest", "--source", str(base)))
+    assert "rejected 1" in out and "not valid UTF-8" in out and "9_8.txt" in out
+    out = _ok(invoke("ingest", "--source", str(csv_file), "--dataset", "csv"))
+    assert "inserted 1" in out and "not valid UTF-8" in out
+    assert _count(db_path) == len(ACL_ROWS) + 1
+
+
+def test_bad_labels_are_rejected(invoke, db_path, tmp_path):
+    f = tmp_path / "train.csv"
+    f.write_text("id,text,label\n1,a,pos\n2,b,5\n3,c,maybe\n4,d,neg\n", encoding="utf-8")
+    out = _ok(invoke("ingest", "--source", str(f)))
+    assert "rejected 2: label is not 0/1/pos/neg" in out
+    assert sorted(r[1] for r in _rows(db_path)) == ["1", "4"]
+
+
+def test_duplicate_ids_in_one_file_are_skipped(invoke, db_path, tmp_path):
+    f = tmp_path / "train.csv"
+    f.write_text("id,text,label\n1,first,1\n1,second,0\n2,third,0\n", encoding="utf-8")
+    out = _ok(invoke("ingest", "--source", str(f)))
+    assert "skipped 1: duplicate id within the source" in out
+    assert [r[5] for r in _rows(db_path)] == ["first", "third"]
+
+
+def test_invalid_json_lines_are_rejected(invoke, db_path, tmp_path):
+    f = tmp_path / "train.jsonl"
+    f.write_bytes(b'{"id": "1", "text": "ok", "label": 1}\n{"id": "2", "text": "trunc\n')
+    out = _ok(invoke("ingest", "--source", str(f)))
+    assert "line is not valid JSON" in out and "train.jsonl:2" in out
+    assert _count(db_path) == 1
+
+
+def test_unknown_split(invoke, db_path, aclimdb_dir):
+    out = _err(invoke("ingest", "--source", str(aclimdb_dir), "--split", "validation"))
+    assert "unknown split 'validation'" in out and "test, train, unsup" in out
+    assert _count(db_path) == 0
+
+
+def test_unsupported_file_type(invoke, tmp_path):
+    f = tmp_path / "reviews.xlsx"
+    f.write_bytes(b"PK")
+    assert "unsupported file type" in _err(invoke("ingest", "--source", str(f)))
+
+
+def test_folder_with_nothing_to_read(invoke, tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert "holds no aclImdb" in _err(invoke("ingest", "--source", str(tmp_path / "empty")))
+
+
+@pytest.mark.parametrize("url,fragment", [
+    ("duckdb:////no/such/dir/x.duckdb", "does not exist"),
+    ("nosuchdriver://localhost/db", "no database driver"),
+    ("postgresql://nobody@127.0.0.1:9/none", "cannot open database"),
+])
+def test_database_url_that_cannot_be_opened(invoke, aclimdb_dir, url, fragment):
+    out = _err(invoke("ingest", "--source", str(aclimdb_dir), "--db", url))
+    assert fragment in out
+
+
+def test_not_a_duckdb_file(invoke, tmp_path, aclimdb_dir):
+    f = tmp_path / "junk.duckdb"
+    f.write_text("definitely not a database")
+    assert "not a valid DuckDB database" in _err(
+        invoke("ingest", "--source", str(aclimdb_dir), "--db", str(f)))
+
+
+def test_failure_during_write_leaves_no_half_ingest(invoke, db_path, aclimdb_dir, monkeypatch):
+    def boom(self, conn, table, data, columns=None):
+        conn.exec_driver_sql("SELECT 1")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Store, "insert_arrow", boom)
+    with pytest.raises(RuntimeError):
+        invoke("ingest", "--source", str(aclimdb_dir))
+    monkeypatch.undo()
+    assert _count(db_path) == 0
+    assert _count(db_path, "ingest_runs") == 0
+
+
+def test_failed_ingest_is_recorded(invoke, db_path):
+    _err(invoke("ingest", "--source", "/no/such/file.parquet"))
+    rows = _rows(db_path, "SELECT status, error FROM ingest_runs")
+    assert rows[0][0] == "failed" and "does not exist" in rows[0][1]

@@ -1,0 +1,97 @@
+"""Migrations: one head, empty -> head -> base -> head, and tables that match asaas' schema."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
+
+from asaas.errors import SchemaError
+from asaas.store import Store, migrate, open_store
+from asaas.store.schema import metadata
+
+
+def _duckdb_columns(path) -> dict[str, dict[str, bool]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name <> 'alembic_version'"
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, dict[str, bool]] = {}
+    for table, column, nullable in rows:
+        out.setdefault(table, {})[column] = nullable == "YES"
+    return out
+
+
+def test_single_head():
+    heads = ScriptDirectory.from_config(migrate.alembic_config()).get_heads()
+    assert len(heads) == 1
+    assert migrate.head_revision() == heads[0]
+
+
+def test_empty_to_head_tables_match_schema(db_path):
+    store = Store(str(db_path))
+    before, after = store.upgrade()
+    assert before is None and after == migrate.head_revision()
+    actual = _duckdb_columns(db_path)
+    expected = {
+        t.name: {c.name: bool(c.nullable) for c in t.columns} for t in metadata.sorted_tables
+    }
+    assert set(actual) == set(expected)
+    for table, cols in expected.items():
+        assert actual[table] == cols, f"table {table} differs from asaas/store/schema.py"
+
+
+def test_downgrade_to_base_and_back(db_path):
+    store = Store(str(db_path))
+    store.upgrade()
+    with store.transaction() as conn:
+        migrate.downgrade(conn, "base")
+    assert _duckdb_columns(db_path) == {}
+    store.upgrade()
+    assert store.current_revision() == migrate.head_revision()
+
+
+def test_new_database_is_created_at_head(db_path):
+    assert not db_path.exists()
+    store = open_store(str(db_path))
+    assert store.current_revision() == migrate.head_revision()
+
+
+def test_database_behind_head_is_refused(db_path, monkeypatch):
+    open_store(str(db_path))
+    monkeypatch.setattr(migrate, "head_revision", lambda: "9999")
+    monkeypatch.setattr(Store, "_known_revisions", staticmethod(lambda: {"0001", "9999"}))
+    with pytest.raises(SchemaError, match="asaas db upgrade"):
+        open_store(str(db_path))
+
+
+def test_database_from_newer_asaas_is_refused(db_path):
+    store = open_store(str(db_path))
+    with store.transaction() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'zzzz'"))
+    with pytest.raises(SchemaError, match="newer asaas"):
+        open_store(str(db_path))
+
+
+def test_foreign_tables_without_migration_record_are_refused(db_path):
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE reviews (x INTEGER)")
+    con.close()
+    with pytest.raises(SchemaError, match="not created by asaas"):
+        open_store(str(db_path))
+
+
+def test_db_commands(invoke, db_path):
+    result = invoke("db", "current")
+    assert result.exit_code == 0 and "revision none" in result.output
+    result = invoke("db", "upgrade")
+    assert result.exit_code == 0 and "upgraded database from empty to 0001" in result.output
+    result = invoke("db", "upgrade")
+    assert "already at revision 0001" in result.output
+    result = invoke("db", "current")
+    assert "up to date" in result.output
