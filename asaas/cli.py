@@ -181,6 +181,123 @@ def db_current(db_url: str | None) -> None:
     click.echo(f"{redact(store.url)}: revision {current or 'none'} (head {head}) - {state}")
 
 
+# -- models --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def models() -> None:
+    """List and register models and their numbered versions."""
+
+
+@models.command("list")
+@db_option
+@_fail_cleanly
+def models_list(db_url: str | None) -> None:
+    """Show every model version: kind, artifact, training data and when it was made."""
+    from asaas.models.registry import list_versions
+
+    versions = list_versions(_open(db_url))
+    if not versions:
+        click.echo("no models yet: `asaas train ...` or `asaas models register NAME --hf PATH`")
+        return
+    rows = [("model", "version", "kind", "created (UTC)", "trained on", "artifact")]
+    for v in versions:
+        rows.append((v.name, str(v.version), v.kind, v.created_at.strftime("%Y-%m-%d %H:%M"),
+                     v.train_dataset or "-", v.artifact_uri))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+
+
+@models.command("register")
+@click.argument("name")
+@click.option("--hf", "hf_ref", required=True, metavar="HUB_ID_OR_PATH",
+              help="A Hugging Face sequence classifier: Hub id or local save_pretrained folder.")
+@click.option("--positive-label", default=None, metavar="LABEL",
+              help="Which of the model's labels means positive (needed for LABEL_0/LABEL_1).")
+@click.option("--description", default=None, help="Free text kept with the model.")
+@db_option
+@_fail_cleanly
+def models_register(name: str, hf_ref: str, positive_label: str | None,
+                    description: str | None, db_url: str | None) -> None:
+    """Register an existing Hugging Face classifier as a new version of NAME."""
+    from asaas.models.registry import register_hf
+
+    mv = register_hf(_open(db_url), name, hf_ref, positive_label=positive_label,
+                     description=description)
+    click.echo(f"registered {mv.label} ({mv.kind}: {mv.artifact_uri}; "
+               f"{mv.params.get('label_description')})")
+
+
+# -- score ---------------------------------------------------------------------------------------
+
+
+def _version(value: str) -> int | None:
+    if value == "latest":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise click.BadParameter("use a version number or 'latest'") from None
+    if number < 1:
+        raise click.BadParameter("versions start at 1")
+    return number
+
+
+@cli.command()
+@click.option("--model", "model_name", required=True, metavar="NAME",
+              help="Registered model name (see `asaas models list`); `pretrained` registers the "
+              "default Hub model on first use.")
+@click.option("--version", "version", default="latest", show_default=True,
+              help="Model version number, or latest.")
+@click.option("--split", "splits", multiple=True, default=("test",), show_default=True,
+              help="Splits to score (repeat or comma-separate), or all.")
+@click.option("--dataset", default="imdb", show_default=True, help="Dataset to score.")
+@click.option("--limit", type=int, default=None,
+              help="Score only the first N reviews of the selection, in a fixed pseudo-random "
+              "order shared by all models.")
+@click.option("--device", default="auto", show_default=True,
+              type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
+@click.option("--batch-tokens", type=int, default=None,
+              help="Token budget per batch (padded tokens) [default: 2048 on CPU, 65536 on CUDA].")
+@click.option("--max-length", type=int, default=512, show_default=True,
+              help="Longest input in tokens; longer reviews are truncated and flagged.")
+@click.option("--truncation", type=click.Choice(["head", "head+tail"]), default="head",
+              show_default=True, help="Keep the first tokens, or the first 128 and last 382 "
+              "(scaled to --max-length).")
+@click.option("--quantize", type=click.Choice(["none", "int8"]), default="none",
+              show_default=True, help="CPU only: int8 dynamic quantisation of linear layers.")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@db_option
+@_fail_cleanly
+def score(model_name: str, version: str, splits: tuple[str, ...], dataset: str,
+          limit: int | None, device: str, batch_tokens: int | None, max_length: int,
+          truncation: str, quantize: str, threads: int | None, quiet: bool,
+          db_url: str | None) -> None:
+    """Score reviews with a model version and store one prediction per review."""
+    from asaas.models.registry import resolve_for_scoring
+    from asaas.scoring import ScoreOptions
+    from asaas.scoring import score as run_score
+
+    split_list = _split_list(splits)
+    options = ScoreOptions(
+        dataset=dataset, splits=None if split_list == ["all"] else split_list, limit=limit,
+        device=device, batch_tokens=batch_tokens, max_length=max_length, truncation=truncation,
+        quantize=None if quantize == "none" else quantize, threads=threads, progress=not quiet)
+    store = _open(db_url)
+    mv = resolve_for_scoring(store, model_name, _version(version))
+    report = run_score(store, mv, options)
+    if report.run_id is None:
+        click.echo(f"nothing to score: all {report.selected:,} selected reviews already have "
+                   f"predictions from {mv.label}")
+        return
+    click.echo(
+        f"scored {report.scored:,} reviews with {mv.label} on {report.device} in "
+        f"{report.seconds:.1f} s ({report.rate:,.1f} reviews/s); {report.truncated:,} truncated, "
+        f"{report.failed:,} failed, {report.already_done:,} already done (run {report.run_id})")
+
+
 def main() -> None:
     cli(prog_name="asaas")
 

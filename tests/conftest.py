@@ -90,3 +90,50 @@ def write_tarball(path: Path, rows=ACL_ROWS, extra: dict[str, bytes] | None = No
 @pytest.fixture
 def aclimdb_tarball(tmp_path: Path) -> Path:
     return write_tarball(tmp_path / "aclImdb_v1.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    from tests.tiny_models import build_tiny_classifier
+
+    return build_tiny_classifier(tmp_path_factory.mktemp("models") / "tiny-bert", "bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert(tmp_path_factory) -> Path:
+    from tests.tiny_models import build_tiny_classifier
+
+    return build_tiny_classifier(tmp_path_factory.mktemp("models") / "tiny-distilbert",
+                                 "distilbert")
+
+
+def synthetic_reviews(n: int, seed: int = 0) -> list[tuple[str, str, int]]:
+    """(id, text, label) with lengths from a few words to well past 128 tokens."""
+    import random
+
+    from tests.tiny_models import WORDS
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        length = rng.choice([3, 8, 20, 60, 150, 300])
+        words = [rng.choice(WORDS) for _ in range(length)]
+        rows.append((f"r{i}", " ".join(words).capitalize() + ".", label))
+    return rows
+
+
+@pytest.fixture
+def review_file(tmp_path: Path):
+    """Write n synthetic labelled reviews as test.parquet and return its path."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def _make(n: int = 60, seed: int = 0, split: str = "test") -> Path:
+        rows = synthetic_reviews(n, seed)
+        path = tmp_path / f"{split}.parquet"
+        pq.write_table(pa.table({"id": [r[0] for r in rows], "text": [r[1] for r in rows],
+                                 "label": [r[2] for r in rows]}), path)
+        return path
+
+    return _make

@@ -141,7 +141,8 @@ def test_reviews_are_queryable_with_plain_duckdb(invoke, db_path, aclimdb_dir):
 
 
 def test_hub_unreachable_names_source(invoke, monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE")
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
     out = _err(invoke("ingest"))
     assert "Hugging Face Hub" in out and "--source" in out

@@ -25,6 +25,7 @@ from asaas.ingest import readers
 from asaas.ingest.readers import ColumnNames, RawRows
 from asaas.settings import DEFAULT_HF_DATASET
 from asaas.store import Store
+from asaas.store.ids import next_id
 from asaas.store.schema import ingest_runs, reviews
 
 _POSITIVE = {"1", "pos", "positive", "true"}
@@ -173,11 +174,6 @@ class IngestReport:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def next_id(conn: sa.Connection, sequence: str) -> int:
-    """Draw an id from a named sequence (DuckDB and PostgreSQL share ``nextval``)."""
-    return int(conn.execute(sa.text(f"SELECT nextval('{sequence}')")).scalar_one())
 
 
 def _record_failure(store: Store, dataset: str, source: str, splits: list[str] | None,

@@ -15,16 +15,15 @@ from __future__ import annotations
 import csv
 import json
 import re
-import socket
 import tarfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from asaas.errors import NetworkError, SourceError
+from asaas.hub import hub_offline_requested, hub_reachable
 
 #: Split names recognised from file names such as ``train.parquet``.
 KNOWN_SPLITS = ("train", "test", "unsup", "validation", "dev")
@@ -382,28 +381,10 @@ def unparseable_reason(value: Any) -> str | None:
 # -- Hugging Face Hub ----------------------------------------------------------------------------
 
 
-def _hub_endpoint_reachable(timeout: float = 3.0) -> tuple[bool, str]:
-    import os
-
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    parsed = urlparse(endpoint)
-    host = parsed.hostname or "huggingface.co"
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True, host
-    except OSError as exc:
-        return False, f"{host}: {exc.strerror or exc}"
-
-
 def read_hub(name: str, splits: list[str] | None) -> RawRows:
     """Load a dataset from the Hugging Face Hub (or its local cache when HF_HUB_OFFLINE=1)."""
-    import os
-
-    offline = os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "TRUE", "yes")
-    if not offline:
-        # datasets retries for ~25 s before giving up when there is no network: check first.
-        ok, detail = _hub_endpoint_reachable()
+    if not hub_offline_requested():
+        ok, detail = hub_reachable()
         if not ok:
             raise NetworkError(
                 f"cannot reach the Hugging Face Hub to load {name} ({detail}); with no internet, "

@@ -187,12 +187,19 @@ class Store:
     # -- bulk writes and reads ---------------------------------------------------------------
 
     def insert_arrow(
-        self, conn: sa.Connection, table: str, data: pa.Table, columns: Sequence[str] | None = None
+        self,
+        conn: sa.Connection,
+        table: str,
+        data: pa.Table,
+        columns: Sequence[str] | None = None,
+        *,
+        on_conflict_do_nothing: bool = False,
     ) -> int:
         """Insert an Arrow table in one statement (DuckDB) or in batches (other engines).
 
         Never one row per transaction: on DuckDB the Arrow table is scanned directly, elsewhere
-        rows go in multi-row batches inside the caller's transaction.
+        rows go in multi-row batches inside the caller's transaction. With
+        ``on_conflict_do_nothing`` rows whose key already exists are dropped, not errors.
         """
         if data.num_rows == 0:
             return 0
@@ -203,15 +210,24 @@ class Store:
             raw.register(view, data)
             try:
                 col_sql = ", ".join(f'"{c}"' for c in cols)
+                conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
                 conn.exec_driver_sql(
-                    f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"'
+                    f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"{conflict}'
                 )
             finally:
                 raw.unregister(view)
             return data.num_rows
         target = metadata.tables[table]
+        stmt: Any = sa.insert(target)
+        if on_conflict_do_nothing:
+            if self.dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                stmt = pg_insert(target).on_conflict_do_nothing()
+            else:
+                stmt = stmt.prefix_with("OR IGNORE")  # SQLite
         for batch in data.select(cols).to_batches(FALLBACK_BATCH_ROWS):
-            conn.execute(sa.insert(target), batch.to_pylist())
+            conn.execute(stmt, batch.to_pylist())
         return data.num_rows
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:

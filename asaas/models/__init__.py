@@ -1,0 +1,1 @@
+"""Models: the registry of named, numbered versions; label mapping; HF and scikit-learn kinds."""
