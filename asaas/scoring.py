@@ -33,6 +33,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from asaas.errors import AsaasError, ConfigError
+from asaas.models import hf
+from asaas.models.hf import TRUNCATIONS
 from asaas.models.registry import ModelVersion
 from asaas.progress import Progress
 from asaas.store import Store
@@ -41,9 +43,6 @@ from asaas.store.schema import scoring_runs
 
 log = logging.getLogger(__name__)
 
-TRUNCATIONS = ("head", "head+tail")
-#: Sun et al. (2019): of 510 content tokens keep the first 128 and the last 382.
-HEAD_TAIL_HEAD_SHARE = 128 / 510
 # CPU: small batches stay in cache (measured on the dev box with MiniLM-L6: 2048 tokens gave
 # 16.8 reviews/s, 8192 gave 12.6); GPU: large batches keep the device busy.
 DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 65536}
@@ -152,20 +151,13 @@ class SklearnScorer:
             return Scored(out, [None] * len(texts), [None] * len(texts), errors)
 
 
-@dataclass
-class Encoded:
-    input_ids: list[list[int]]
-    n_tokens: list[int]
-    truncated: list[bool]
-
-
 class HFScorer:
     """A Hugging Face sequence classifier behind the length-sorted, token-budget batch loop."""
 
     def __init__(self, mv: ModelVersion, options: ScoreOptions) -> None:
         import torch
 
-        from asaas.models import hf, labels
+        from asaas.models import labels
 
         self.torch = torch
         self.device = resolve_device(options.device)
@@ -190,34 +182,17 @@ class HFScorer:
         self.max_length = min(options.max_length, limit)
         if self.max_length < 8:
             raise ConfigError(f"--max-length {options.max_length} is too small; use at least 8")
-        self.truncation = options.truncation
         self.batch_tokens = options.batch_tokens or DEFAULT_BATCH_TOKENS["cuda" if on_cuda
                                                                         else "cpu"]
         if self.batch_tokens < self.max_length:
             raise ConfigError(f"--batch-tokens {self.batch_tokens} is below --max-length "
                               f"{self.max_length}; raise it")
-        self.prefix, self.suffix = special_tokens(self.tokenizer)
-        self.n_special = len(self.prefix) + len(self.suffix)
+        self.encoder = hf.Encoder(self.tokenizer, self.max_length, options.truncation)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-    # Tokenisation runs on the helper thread: it must not touch the model.
-    def prepare(self, texts: Sequence[str]) -> Encoded:
-        ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=False,
-                             return_attention_mask=False, return_token_type_ids=False,
-                             verbose=False)["input_ids"]
-        budget = self.max_length - self.n_special
-        head = round(budget * HEAD_TAIL_HEAD_SHARE)
-        out, n_tokens, truncated = [], [], []
-        for seq in ids:
-            n = len(seq) + self.n_special
-            cut = n > self.max_length
-            if cut:
-                seq = seq[:head] + seq[len(seq) - (budget - head):] \
-                    if self.truncation == "head+tail" else seq[:budget]
-            out.append(self.prefix + seq + self.suffix)
-            n_tokens.append(n)
-            truncated.append(cut)
-        return Encoded(out, n_tokens, truncated)
+    def prepare(self, texts: Sequence[str]) -> hf.Encoded:
+        """Tokenise (runs on the helper thread: it must not touch the model)."""
+        return self.encoder(texts)
 
     def _batches(self, order: Sequence[int], lengths: Sequence[int]) -> Iterator[list[int]]:
         """Greedy packing of length-sorted positions under the token budget."""
@@ -254,7 +229,7 @@ class HFScorer:
     def _is_oom(self, exc: BaseException) -> bool:
         return isinstance(exc, self.torch.OutOfMemoryError) or "out of memory" in str(exc)
 
-    def run(self, enc: Encoded) -> Scored:
+    def run(self, enc: hf.Encoded) -> Scored:
         torch = self.torch
         n = len(enc.input_ids)
         lengths = [len(s) for s in enc.input_ids]
@@ -285,21 +260,6 @@ class HFScorer:
             rows = p.cpu().numpy()
             probs[batch] = self.rule.prob_positive(rows)
         return Scored(probs, list(enc.n_tokens), list(enc.truncated), errors)
-
-
-def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
-    """The ids a tokenizer puts before and after a single sequence ([CLS] .. [SEP], <s> .. </s>).
-
-    Found by encoding a probe with and without special tokens, which works for any fast
-    tokenizer (transformers 5 dropped ``build_inputs_with_special_tokens``).
-    """
-    probe = "probe"
-    bare = tokenizer(probe, add_special_tokens=False)["input_ids"]
-    full = tokenizer(probe, add_special_tokens=True)["input_ids"]
-    for start in range(len(full) - len(bare) + 1):
-        if full[start:start + len(bare)] == bare:
-            return list(full[:start]), list(full[start + len(bare):])
-    raise AsaasError("cannot locate the special tokens of this tokenizer")
 
 
 def _quantize_int8(model: Any) -> Any:

@@ -13,6 +13,15 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_IMDB = SHARED / "data" / "imdb"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and a CI box may be busy: OpenMP threads that
+    spin-wait for a core slow a tiny model's steps a hundredfold."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point asaas at a temp database and home; keep Hugging Face libraries offline."""
@@ -100,6 +109,15 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def trainable_bert(tmp_path_factory) -> Path:
+    """A tiny BERT with the standard small init, quick to fine-tune."""
+    from tests.tiny_models import build_tiny_classifier
+
+    return build_tiny_classifier(tmp_path_factory.mktemp("models") / "trainable-bert", "bert",
+                                 init_std=None)
+
+
+@pytest.fixture(scope="session")
 def tiny_distilbert(tmp_path_factory) -> Path:
     from tests.tiny_models import build_tiny_classifier
 
@@ -135,5 +153,45 @@ def review_file(tmp_path: Path):
         pq.write_table(pa.table({"id": [r[0] for r in rows], "text": [r[1] for r in rows],
                                  "label": [r[2] for r in rows]}), path)
         return path
+
+    return _make
+
+
+POSITIVE_WORDS = "good great wonderful brilliant loved best fun enjoyable masterpiece clever".split()
+NEGATIVE_WORDS = "bad awful worst terrible boring dull slow waste hated poor".split()
+FILLER = "the film movie story plot acting scene cast music ending i watched it this year".split()
+
+
+def learnable_reviews(n: int, seed: int = 0, split: str = "train") -> list[tuple[str, str, int]]:
+    """(id, text, label): sentiment words decide the label, filler words add noise."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        cue = POSITIVE_WORDS if label else NEGATIVE_WORDS
+        words = [rng.choice(FILLER) for _ in range(rng.randint(4, 40))]
+        for _ in range(rng.randint(1, 3)):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(cue))
+        rows.append((f"{split}{i}", " ".join(words), label))
+    return rows
+
+
+@pytest.fixture
+def learnable_source(tmp_path: Path):
+    """A folder with train.parquet and test.parquet of learnable synthetic reviews."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def _make(n_train: int = 200, n_test: int = 100, single_class: bool = False) -> Path:
+        src = tmp_path / "learnable"
+        src.mkdir(exist_ok=True)
+        for split, n, seed in (("train", n_train, 1), ("test", n_test, 2)):
+            rows = learnable_reviews(n, seed, split)
+            labels = [1 if single_class else r[2] for r in rows]
+            pq.write_table(pa.table({"id": [r[0] for r in rows], "text": [r[1] for r in rows],
+                                     "label": labels}), src / f"{split}.parquet")
+        return src
 
     return _make

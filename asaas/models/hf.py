@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +133,69 @@ def load_classifier(ref: str, *, num_labels: int | None = None,
                              "written by save_pretrained") from None
     model.eval()
     return model
+
+
+# -- encoding -----------------------------------------------------------------------------------
+
+TRUNCATIONS = ("head", "head+tail")
+#: Sun et al. (2019): of 510 content tokens keep the first 128 and the last 382.
+HEAD_TAIL_HEAD_SHARE = 128 / 510
+
+
+def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The ids a tokenizer puts before and after a single sequence ([CLS] .. [SEP], <s> .. </s>).
+
+    Found by encoding a probe with and without special tokens, which works for any fast
+    tokenizer (transformers 5 dropped ``build_inputs_with_special_tokens``).
+    """
+    probe = "probe"
+    bare = tokenizer(probe, add_special_tokens=False)["input_ids"]
+    full = tokenizer(probe, add_special_tokens=True)["input_ids"]
+    for start in range(len(full) - len(bare) + 1):
+        if full[start:start + len(bare)] == bare:
+            return list(full[:start]), list(full[start + len(bare):])
+    raise ModelLoadError("cannot locate the special tokens of this tokenizer")
+
+
+
+@dataclass
+class Encoded:
+    input_ids: list[list[int]]
+    n_tokens: list[int]  # length before truncation, special tokens included
+    truncated: list[bool]
+
+
+class Encoder:
+    """Tokenise without truncation, count, then truncate deliberately and visibly.
+
+    ``head`` keeps the first ``max_length`` tokens; ``head+tail`` keeps the first 128 and the
+    last 382 of 510 content tokens (scaled to other lengths), which Sun et al. (2019) found best
+    for long reviews. Scoring and fine-tuning share this, so a model sees the same inputs in both.
+    """
+
+    def __init__(self, tokenizer: Any, max_length: int, truncation: str = "head") -> None:
+        if truncation not in TRUNCATIONS:
+            raise ModelLoadError(f"unknown truncation {truncation!r}; use head or head+tail")
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.truncation = truncation
+        self.prefix, self.suffix = special_tokens(tokenizer)
+        self.budget = max_length - len(self.prefix) - len(self.suffix)
+        self.head = round(self.budget * HEAD_TAIL_HEAD_SHARE)
+
+    def __call__(self, texts: Sequence[str]) -> Encoded:
+        ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=False,
+                             return_attention_mask=False, return_token_type_ids=False,
+                             verbose=False)["input_ids"]
+        n_special = len(self.prefix) + len(self.suffix)
+        out, n_tokens, truncated = [], [], []
+        for seq in ids:
+            n = len(seq) + n_special
+            cut = n > self.max_length
+            if cut:
+                seq = seq[:self.head] + seq[len(seq) - (self.budget - self.head):] \
+                    if self.truncation == "head+tail" else seq[:self.budget]
+            out.append(self.prefix + list(seq) + self.suffix)
+            n_tokens.append(n)
+            truncated.append(cut)
+        return Encoded(out, n_tokens, truncated)

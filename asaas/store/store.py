@@ -234,7 +234,10 @@ class Store:
         """Run a read query and return an Arrow table."""
         with self.transaction() as conn:
             if self.is_duckdb and not params:
-                return conn.connection.driver_connection.execute(sql).fetch_arrow_table()
+                relation = conn.connection.driver_connection.sql(sql)
+                # DuckDB 2 renamed fetch_arrow_table() to to_arrow_table().
+                fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+                return fetch()
             result = conn.execute(sa.text(sql), params or {})
             names = list(result.keys())
             rows = result.fetchall()

@@ -1,0 +1,34 @@
+"""Training jobs: scikit-learn baselines and transformer fine-tuning, each a new model version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from asaas.models import registry
+from asaas.models.registry import ModelVersion
+from asaas.models.sklearn_models import save_pipeline
+from asaas.store import Store
+from asaas.training.artifacts import staged_artifact
+from asaas.training.baselines import BASELINES, fit_baseline
+from asaas.training.data import TrainingDataError, load_training_data
+
+__all__ = ["BASELINES", "TrainingDataError", "train_baseline"]
+
+
+def train_baseline(store: Store, kind: str, home: Path, *, name: str | None = None,
+                   dataset: str = "imdb", limit: int | None = None, seed: int = 42
+                   ) -> ModelVersion:
+    """Fit a BASELINES recipe on the train split and register it as a new version."""
+    data = load_training_data(store, dataset, "train", limit)
+    pipeline, info = fit_baseline(kind, data.texts, data.labels, seed)
+    params = {**info["params"], "limit": limit}
+    with staged_artifact(home, name or kind) as (tmp, commit):
+        save_pipeline(pipeline, tmp)
+        (tmp / "asaas.json").write_text(json.dumps({"params": params, **info}, indent=2,
+                                                   default=str))
+        final = commit()
+        return registry.register(
+            store, name or kind, kind="sklearn", artifact_uri=str(final), params=params,
+            train_dataset=dataset, train_fingerprint=data.fingerprint, metrics=info["metrics"],
+        )

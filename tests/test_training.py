@@ -1,0 +1,221 @@
+"""`asaas train`: baselines and fine-tuning register versions; reproducible; resumable; bad input."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+import torch
+
+from asaas.store import open_store
+from asaas.training.finetune import FinetuneOptions, finetune, length_grouped_batches
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _err(result):
+    """A one-line error at the end (training may have logged its epochs before failing)."""
+    assert result.exit_code != 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("Error: ") and "Traceback" not in result.output, result.output
+    assert sum(line.startswith("Error: ") for line in lines) == 1, result.output
+    return lines[-1]
+
+
+def _q(db_path, sql):
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _accuracy(db_path, model):
+    return _q(db_path, f"""
+        SELECT avg((p.label = r.label)::INT) FROM predictions p
+        JOIN reviews r ON r.id = p.review_id
+        JOIN model_versions v ON v.id = p.model_version_id JOIN models m ON m.id = v.model_id
+        WHERE m.name = '{model}' AND r.split = 'test'""")[0][0]
+
+
+@pytest.mark.parametrize("kind", ["bow-rf", "tfidf-lr"])
+def test_baselines_train_register_and_score(kind, invoke, db_path, learnable_source, tmp_path):
+    _ok(invoke("ingest", "--source", str(learnable_source())))
+    out = _ok(invoke("train", kind))
+    assert f"trained {kind} v1 on 200 imdb reviews" in out
+    _ok(invoke("train", kind, "--limit", "150"))
+    versions = _q(db_path, "SELECT v.version, v.kind, v.train_dataset, v.train_fingerprint, "
+                           "v.params, v.environment FROM model_versions v ORDER BY v.version")
+    assert [v[:3] for v in versions] == [(1, "sklearn", "imdb"), (2, "sklearn", "imdb")]
+    assert versions[0][3] != versions[1][3]  # different training rows, different fingerprint
+    assert json.loads(versions[0][4])["seed"] == 42
+    assert "sklearn" in json.loads(versions[0][5])
+    _ok(invoke("score", "--model", kind, "--version", "1", "--quiet"))
+    assert _accuracy(db_path, kind) >= 0.9
+    artifact = Path(_q(db_path, "SELECT artifact_uri FROM model_versions LIMIT 1")[0][0])
+    assert (artifact / "pipeline.joblib").is_file() and artifact.parent.parent.parent == \
+        tmp_path / "home"
+
+
+def test_bow_rf_cleaning_matches_the_notebook():
+    from asaas.training.baselines import clean_text
+
+    assert clean_text("A <br /><br />GREAT film, isn't it?! 10/10") == "great film isn t"
+
+
+def test_length_grouped_batches_are_seeded_and_cover_everything():
+    lengths = [(i * 37) % 101 for i in range(1000)]
+    a = length_grouped_batches(lengths, 16, seed=1, epoch=0)
+    assert a == length_grouped_batches(lengths, 16, seed=1, epoch=0)
+    assert a != length_grouped_batches(lengths, 16, seed=1, epoch=1)
+    assert sorted(i for b in a for i in b) == list(range(1000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in a) / len(a)
+    assert spread < 10  # batches hold similar lengths, so little padding
+
+
+def _opts(base: Path, **kw) -> FinetuneOptions:
+    defaults = dict(base=str(base), max_length=32, batch_size=8, lr=1e-3, seed=3,
+                    progress=False, warmup_ratio=0.0)
+    defaults.update(kw)
+    return FinetuneOptions(**defaults)
+
+
+def _weights(path: str) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(path) / "model.safetensors"))
+
+
+def test_finetune_registers_a_standard_hf_directory(invoke, db_path, learnable_source,
+                                                   trainable_bert, tmp_path):
+    _ok(invoke("ingest", "--source", str(learnable_source())))
+    out = _ok(invoke("train", "finetuned", "--base", str(trainable_bert), "--max-length", "32",
+                     "--batch-size", "8", "--lr", "3e-3", "--epochs", "5", "--quiet"))
+    assert "registered finetuned v1" in out
+    artifact = _q(db_path, "SELECT artifact_uri FROM model_versions")[0][0]
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(artifact)
+    assert model.config.id2label == {0: "NEGATIVE", 1: "POSITIVE"}
+    assert AutoTokenizer.from_pretrained(artifact).is_fast
+    params = json.loads(_q(db_path, "SELECT params FROM model_versions")[0][0])
+    assert params["lr"] == 3e-3 and params["epochs"] == 5 and params["max_length"] == 32
+    metrics = json.loads(_q(db_path, "SELECT metrics FROM model_versions")[0][0])
+    assert len(metrics["history"]) == 5 and metrics["rows_per_second"] > 0
+    assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
+    _ok(invoke("score", "--model", "finetuned", "--quiet"))
+    assert _accuracy(db_path, "finetuned") >= 0.85
+
+
+def test_finetune_is_reproducible(invoke, db_path, learnable_source, tiny_bert, tmp_path):
+    _ok(invoke("ingest", "--source", str(learnable_source(64))))
+    store = open_store(str(db_path))
+    a = finetune(store, tmp_path / "h", _opts(tiny_bert, name="a"))
+    b = finetune(store, tmp_path / "h", _opts(tiny_bert, name="b"))
+    c = finetune(store, tmp_path / "h", _opts(tiny_bert, name="c", seed=4))
+    wa, wb, wc = _weights(a.artifact_uri), _weights(b.artifact_uri), _weights(c.artifact_uri)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_resume_continues_mid_epoch_to_the_same_weights(invoke, db_path, learnable_source,
+                                                        tiny_bert, tmp_path, monkeypatch):
+    _ok(invoke("ingest", "--source", str(learnable_source(64))))
+    store = open_store(str(db_path))
+    straight = finetune(store, tmp_path / "h1", _opts(tiny_bert, name="ft", epochs=2))
+
+    calls = {"n": 0}
+    real_step = torch.optim.AdamW.step
+
+    def interrupt_after_five(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", interrupt_after_five)
+    home = tmp_path / "h2"
+    with pytest.raises(KeyboardInterrupt):
+        finetune(store, home, _opts(tiny_bert, name="ft", epochs=2, checkpoint_minutes=0))
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    assert list((home / "checkpoints").glob("ft-*/state.pt"))
+    assert _q(db_path, "SELECT count(*) FROM model_versions")[0][0] == 1  # nothing half-done
+    resumed = finetune(store, home, _opts(tiny_bert, name="ft", epochs=2, resume=True))
+    w1, w2 = _weights(straight.artifact_uri), _weights(resumed.artifact_uri)
+    assert all(torch.allclose(w1[k], w2[k], atol=1e-6) for k in w1)
+    assert not list((home / "checkpoints").glob("ft-*/state.pt"))
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def test_no_training_rows(invoke, tiny_bert):
+    out = _err(invoke("train", "bow-rf"))
+    assert "no labelled train reviews in dataset 'imdb'" in out and "asaas ingest" in out
+    out = _err(invoke("train", "finetuned", "--base", str(tiny_bert)))
+    assert "no labelled train reviews" in out
+
+
+def test_single_class(invoke, learnable_source, tiny_bert):
+    _ok(invoke("ingest", "--source", str(learnable_source(single_class=True))))
+    assert "needs both positive and negative" in _err(invoke("train", "tfidf-lr"))
+    assert "needs both positive and negative" in _err(
+        invoke("train", "finetuned", "--base", str(tiny_bert)))
+
+
+def test_base_that_is_not_a_model(invoke, learnable_source, tmp_path):
+    _ok(invoke("ingest", "--source", str(learnable_source())))
+    (tmp_path / "empty").mkdir()
+    out = _err(invoke("train", "finetuned", "--base", str(tmp_path / "empty")))
+    assert "not a Hugging Face model directory" in out
+
+
+def test_base_without_tokenizer(invoke, learnable_source, tiny_bert, tmp_path):
+    import shutil
+
+    _ok(invoke("ingest", "--source", str(learnable_source())))
+    base = tmp_path / "no-tok"
+    shutil.copytree(tiny_bert, base)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        (base / name).unlink(missing_ok=True)
+    out = _err(invoke("train", "finetuned", "--base", str(base)))
+    assert "no tokenizer files" in out
+
+
+def test_disk_full_while_saving_registers_nothing(invoke, db_path, learnable_source, tiny_bert,
+                                                  tmp_path, monkeypatch):
+    from transformers import PreTrainedModel
+
+    _ok(invoke("ingest", "--source", str(learnable_source(32))))
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", full)
+    out = _err(invoke("train", "finetuned", "--base", str(tiny_bert), "--max-length", "32",
+                      "--quiet"))
+    assert "disk full" in out and "nothing was registered" in out
+    assert _q(db_path, "SELECT count(*) FROM model_versions")[0][0] == 0
+    models_dir = tmp_path / "home" / "models" / "finetuned"
+    assert not any(models_dir.iterdir())
+
+
+def test_registration_failure_removes_the_saved_model(invoke, db_path, learnable_source,
+                                                      tmp_path, monkeypatch):
+    from asaas.models import registry
+
+    _ok(invoke("ingest", "--source", str(learnable_source(32))))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(registry, "register", broken)
+    with pytest.raises(RuntimeError):
+        invoke("train", "tfidf-lr")
+    assert not any((tmp_path / "home" / "models" / "tfidf-lr").iterdir())
