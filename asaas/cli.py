@@ -242,6 +242,18 @@ def train() -> None:
     """Train models on ingested reviews; each run registers a new numbered version."""
 
 
+def _utcnow() -> Any:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+_skip_existing_option = click.option(
+    "--skip-existing", is_flag=True,
+    help="Do nothing if a version of this name was already trained with the same recipe on "
+    "the same rows (for scripts and cron).")
+
+
 def _baseline_command(kind: str, summary: str) -> None:
     @train.command(kind, help=summary)
     @click.option("--name", default=kind, show_default=True, help="Model name to register under.")
@@ -250,15 +262,20 @@ def _baseline_command(kind: str, summary: str) -> None:
     @click.option("--limit", type=int, default=None,
                   help="Train on a fixed pseudo-random sample of N reviews.")
     @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+    @_skip_existing_option
     @db_option
     @_fail_cleanly
     def command(name: str, train_dataset: str, limit: int | None, seed: int,
-                db_url: str | None) -> None:
+                skip_existing: bool, db_url: str | None) -> None:
         from asaas.training import train_baseline
 
         store = _open(db_url)
+        started = _utcnow()
         mv = train_baseline(store, kind, _home(store), name=name, dataset=train_dataset,
-                            limit=limit, seed=seed)
+                            limit=limit, seed=seed, skip_existing=skip_existing)
+        if mv.created_at < started:
+            click.echo(f"already trained: {mv.label} has this recipe and data ({mv.artifact_uri})")
+            return
         click.echo(f"trained {mv.label} on {mv.metrics['train_rows']:,} {train_dataset} reviews "
                    f"in {mv.metrics['train_seconds']:.1f} s -> {mv.artifact_uri}")
 
@@ -293,12 +310,13 @@ _baseline_command("tfidf-lr", "Strong cheap baseline: NB-scaled word+bigram TF-I
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run with the same settings from its checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@_skip_existing_option
 @db_option
 @_fail_cleanly
 def train_finetuned(base: str, name: str, train_dataset: str, limit: int | None,
                     max_length: int, truncation: str, epochs: int, batch_size: int, lr: float,
                     seed: int, device: str, threads: int | None, checkpoint_minutes: float,
-                    resume: bool, quiet: bool, db_url: str | None) -> None:
+                    resume: bool, quiet: bool, skip_existing: bool, db_url: str | None) -> None:
     """Fine-tune a pretrained transformer encoder as a sentiment classifier."""
     from asaas.training.finetune import FinetuneOptions, finetune
 
@@ -307,8 +325,12 @@ def train_finetuned(base: str, name: str, train_dataset: str, limit: int | None,
                            max_length=max_length, truncation=truncation, epochs=epochs,
                            batch_size=batch_size, lr=lr, seed=seed, device=device,
                            threads=threads, checkpoint_minutes=checkpoint_minutes,
-                           resume=resume, progress=not quiet)
+                           resume=resume, skip_existing=skip_existing, progress=not quiet)
+    started = _utcnow()
     mv = finetune(store, _home(store), opts)
+    if mv.created_at < started:
+        click.echo(f"already trained: {mv.label} has this recipe and data ({mv.artifact_uri})")
+        return
     click.echo(f"registered {mv.label} -> {mv.artifact_uri}")
 
 

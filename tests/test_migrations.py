@@ -12,18 +12,25 @@ from asaas.store import Store, migrate, open_store
 from asaas.store.schema import metadata
 
 
-def _duckdb_columns(path) -> dict[str, dict[str, bool]]:
+def _type_name(name: str) -> str:
+    """Normalise a type name: DuckDB reports VARCHAR for TEXT and drops lengths."""
+    base = name.upper().split("(")[0].strip()
+    return {"TEXT": "VARCHAR", "DOUBLE PRECISION": "DOUBLE",
+            "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP"}.get(base, base)
+
+
+def _duckdb_columns(path) -> dict[str, dict[str, tuple[bool, str]]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
         rows = con.execute(
-            "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+            "SELECT table_name, column_name, is_nullable, data_type FROM information_schema.columns "
             "WHERE table_schema = 'main' AND table_name <> 'alembic_version'"
         ).fetchall()
     finally:
         con.close()
-    out: dict[str, dict[str, bool]] = {}
-    for table, column, nullable in rows:
-        out.setdefault(table, {})[column] = nullable == "YES"
+    out: dict[str, dict[str, tuple[bool, str]]] = {}
+    for table, column, nullable, data_type in rows:
+        out.setdefault(table, {})[column] = (nullable == "YES", _type_name(data_type))
     return out
 
 
@@ -38,8 +45,11 @@ def test_empty_to_head_tables_match_schema(db_path):
     before, after = store.upgrade()
     assert before is None and after == migrate.head_revision()
     actual = _duckdb_columns(db_path)
+    dialect = store.engine.dialect
     expected = {
-        t.name: {c.name: bool(c.nullable) for c in t.columns} for t in metadata.sorted_tables
+        t.name: {c.name: (bool(c.nullable), _type_name(c.type.compile(dialect=dialect)))
+                 for c in t.columns}
+        for t in metadata.sorted_tables
     }
     assert set(actual) == set(expected)
     for table, cols in expected.items():

@@ -219,3 +219,18 @@ def test_registration_failure_removes_the_saved_model(invoke, db_path, learnable
     with pytest.raises(RuntimeError):
         invoke("train", "tfidf-lr")
     assert not any((tmp_path / "home" / "models" / "tfidf-lr").iterdir())
+
+
+def test_skip_existing_does_not_retrain_the_same_recipe(invoke, db_path, learnable_source,
+                                                        trainable_bert):
+    _ok(invoke("ingest", "--source", str(learnable_source(64))))
+    _ok(invoke("train", "tfidf-lr", "--skip-existing"))
+    assert "already trained: tfidf-lr v1" in _ok(invoke("train", "tfidf-lr", "--skip-existing"))
+    assert "trained tfidf-lr v2" in _ok(invoke("train", "tfidf-lr", "--skip-existing",
+                                               "--seed", "7"))
+    assert "trained tfidf-lr v3" in _ok(invoke("train", "tfidf-lr"))
+    args = ("train", "finetuned", "--base", str(trainable_bert), "--max-length", "32", "--quiet",
+            "--skip-existing")
+    assert "registered finetuned v1" in _ok(invoke(*args))
+    assert "already trained: finetuned v1" in _ok(invoke(*args))
+    assert "registered finetuned v2" in _ok(invoke(*args, "--lr", "1e-4"))

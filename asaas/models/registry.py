@@ -131,6 +131,12 @@ def get_version(store: Store, name: str, version: int | None = None) -> ModelVer
     raise ModelNotFoundError(f"model {name!r} has no version {version} (versions: {have})")
 
 
+def find_by_recipe(store: Store, name: str, recipe_key: str) -> ModelVersion | None:
+    """The newest version of ``name`` trained with the same recipe on the same rows, if any."""
+    matches = [v for v in list_versions(store, name) if v.params.get("recipe_key") == recipe_key]
+    return matches[-1] if matches else None
+
+
 def register(
     store: Store,
     name: str,

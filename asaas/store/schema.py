@@ -11,6 +11,8 @@ Design notes
   can later be followed per product over time.
 - Surrogate keys come from named sequences (``nextval``), which DuckDB and PostgreSQL both
   understand, so bulk inserts can leave ids to the database.
+- Real numbers are DOUBLE: SQLAlchemy's plain Float becomes a 4-byte FLOAT on DuckDB, which
+  would round every probability to 7 digits.
 - Timestamps are naive UTC. JSON payloads are TEXT holding JSON, which every engine stores.
 - Predictions are keyed by ``(review_id, model_version_id)``: one row per review and model version,
   which is what makes scoring resumable without duplicates.
@@ -66,7 +68,7 @@ ingest_runs = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # succeeded | failed
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime, nullable=True),
-    sa.Column("duration_s", sa.Float, nullable=True),
+    sa.Column("duration_s", sa.Double, nullable=True),
     sa.Column("rows_read", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("rows_inserted", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("rows_skipped", sa.BigInteger, nullable=False, server_default="0"),
@@ -84,7 +86,7 @@ reviews = sa.Table(
     sa.Column("split", sa.String(32), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("label", sa.SmallInteger, nullable=True),  # 1 positive, 0 negative, NULL unlabelled
-    sa.Column("rating", sa.Float, nullable=True),  # the source's star rating, its own scale
+    sa.Column("rating", sa.Double, nullable=True),  # the source's star rating, its own scale
     sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of the UTF-8 text
     sa.Column("product_id", sa.BigInteger, sa.ForeignKey("products.id"), nullable=True),
     sa.Column("reviewed_at", sa.DateTime, nullable=True),
@@ -167,7 +169,7 @@ predictions = sa.Table(
     ),
     sa.Column("scoring_run_id", sa.BigInteger, sa.ForeignKey("scoring_runs.id"), nullable=False),
     sa.Column("label", sa.SmallInteger, nullable=False),
-    sa.Column("prob_positive", sa.Float, nullable=False),
+    sa.Column("prob_positive", sa.Double, nullable=False),
     sa.Column("n_tokens", sa.Integer, nullable=True),  # before truncation; NULL for non-token models
     sa.Column("truncated", sa.Boolean, nullable=True),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -17,12 +18,22 @@ __all__ = ["BASELINES", "TrainingDataError", "train_baseline"]
 
 
 def train_baseline(store: Store, kind: str, home: Path, *, name: str | None = None,
-                   dataset: str = "imdb", limit: int | None = None, seed: int = 42
-                   ) -> ModelVersion:
-    """Fit a BASELINES recipe on the train split and register it as a new version."""
+                   dataset: str = "imdb", limit: int | None = None, seed: int = 42,
+                   skip_existing: bool = False) -> ModelVersion:
+    """Fit a BASELINES recipe on the train split and register it as a new version.
+
+    With ``skip_existing``, a version of ``name`` already trained with the same recipe on the
+    same rows is returned instead of training again.
+    """
     data = load_training_data(store, dataset, "train", limit)
+    recipe_key = hashlib.sha256(json.dumps([kind, seed, limit, data.fingerprint]).encode()
+                                ).hexdigest()[:12]
+    if skip_existing:
+        existing = registry.find_by_recipe(store, name or kind, recipe_key)
+        if existing is not None:
+            return existing
     pipeline, info = fit_baseline(kind, data.texts, data.labels, seed)
-    params = {**info["params"], "limit": limit}
+    params = {**info["params"], "limit": limit, "recipe_key": recipe_key}
     with staged_artifact(home, name or kind) as (tmp, commit):
         save_pipeline(pipeline, tmp)
         (tmp / "asaas.json").write_text(json.dumps({"params": params, **info}, indent=2,

@@ -62,6 +62,7 @@ class FinetuneOptions:
     threads: int | None = None
     checkpoint_minutes: float = 10.0
     resume: bool = False
+    skip_existing: bool = False  # return the version already trained with this exact recipe
     progress: bool = True
 
 
@@ -89,7 +90,8 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int, epoch
 
 def _run_key(opts: FinetuneOptions, fingerprint: str) -> str:
     relevant = {k: v for k, v in asdict(opts).items()
-                if k not in ("device", "threads", "checkpoint_minutes", "resume", "progress")}
+                if k not in ("device", "threads", "checkpoint_minutes", "resume", "progress",
+                             "skip_existing")}
     blob = json.dumps({**relevant, "data": fingerprint}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -115,6 +117,11 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
         torch.set_num_threads(opts.threads)
 
     data = load_training_data(store, opts.train_dataset, "train", opts.limit)
+    recipe_key = _run_key(opts, data.fingerprint)
+    if opts.skip_existing:
+        existing = registry.find_by_recipe(store, opts.name, recipe_key)
+        if existing is not None:
+            return existing
     tokenizer = hf.load_tokenizer(opts.base)
     model = hf.load_classifier(opts.base, num_labels=2,
                                attn_implementation="sdpa" if on_cuda else None)
@@ -152,7 +159,7 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
 
-    ckpt_dir = home / "checkpoints" / f"{opts.name}-{_run_key(opts, data.fingerprint)}"
+    ckpt_dir = home / "checkpoints" / f"{opts.name}-{recipe_key}"
     start_epoch, start_step, history = 0, 0, []
     if opts.resume and (ckpt_dir / "state.pt").is_file():
         state = torch.load(ckpt_dir / "state.pt", map_location="cpu", weights_only=False)
@@ -233,8 +240,9 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
     out.write(f"trained on {len(data):,} reviews in {seconds:.1f} s "
               f"({metrics['rows_per_second']} reviews/s, {metrics['tokens_per_second']} "
               f"tokens/s) on {metrics['device']}\n")
-    params = {**{k: v for k, v in asdict(opts).items() if k not in ("resume", "progress")},
-              "max_length": max_length, "label_rule": "binary", "label_weights": [0.0, 1.0],
+    params = {**{k: v for k, v in asdict(opts).items()
+                 if k not in ("resume", "progress", "skip_existing")},
+              "recipe_key": recipe_key, "max_length": max_length, "label_rule": "binary", "label_weights": [0.0, 1.0],
               "positive_index": 1, "negative_index": 0,
               "label_description": "positive = POSITIVE"}
     model.eval()

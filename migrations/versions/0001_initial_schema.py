@@ -63,7 +63,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("started_at", sa.DateTime, nullable=False),
         sa.Column("finished_at", sa.DateTime, nullable=True),
-        sa.Column("duration_s", sa.Float, nullable=True),
+        sa.Column("duration_s", sa.Double, nullable=True),
         sa.Column("rows_read", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("rows_inserted", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("rows_skipped", sa.BigInteger, nullable=False, server_default="0"),
@@ -79,7 +79,7 @@ def upgrade() -> None:
         sa.Column("split", sa.String(32), nullable=False),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("label", sa.SmallInteger, nullable=True),
-        sa.Column("rating", sa.Float, nullable=True),
+        sa.Column("rating", sa.Double, nullable=True),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("product_id", sa.BigInteger, sa.ForeignKey("products.id"), nullable=True),
         sa.Column("reviewed_at", sa.DateTime, nullable=True),
@@ -159,7 +159,7 @@ def upgrade() -> None:
             "scoring_run_id", sa.BigInteger, sa.ForeignKey("scoring_runs.id"), nullable=False
         ),
         sa.Column("label", sa.SmallInteger, nullable=False),
-        sa.Column("prob_positive", sa.Float, nullable=False),
+        sa.Column("prob_positive", sa.Double, nullable=False),
         sa.Column("n_tokens", sa.Integer, nullable=True),
         sa.Column("truncated", sa.Boolean, nullable=True),
     )

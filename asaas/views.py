@@ -1,0 +1,49 @@
+"""SQL views: install ``sql/*.sql`` (one view per file, in file-name order) into a database.
+
+The views are plain SQL that DuckDB runs, kept to what PostgreSQL also accepts, so anyone can
+query them from the ``duckdb`` CLI or any SQL client. ``asaas db upgrade`` and
+``asaas views install`` (re)install them with ``CREATE OR REPLACE VIEW``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from asaas.errors import DatabaseError
+from asaas.store import Store
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+_VIEW_NAME = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
+
+
+def view_files() -> list[Path]:
+    files = sorted(SQL_DIR.glob("*.sql"))
+    if not files:
+        raise DatabaseError(f"no view definitions found in {SQL_DIR}; install asaas from a "
+                            "checkout with `pip install -e .`")
+    return files
+
+
+def view_names() -> list[str]:
+    names = []
+    for path in view_files():
+        match = _VIEW_NAME.search(path.read_text(encoding="utf-8"))
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def install_views(store: Store) -> list[str]:
+    """(Re)create every view in one transaction; returns their names in install order."""
+    installed = []
+    with store.transaction() as conn:
+        # Dependent views must go first on PostgreSQL, whose CREATE OR REPLACE cannot change
+        # a view's columns; DuckDB would replace them in place.
+        for name in reversed(view_names()):
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}")
+        for path in view_files():
+            conn.exec_driver_sql(path.read_text(encoding="utf-8"))
+            match = _VIEW_NAME.search(path.read_text(encoding="utf-8"))
+            installed.append(match.group(1) if match else path.stem)
+    return installed

@@ -1,0 +1,37 @@
+-- Headline metrics per model version, dataset, split and slice, with a 95% Wilson interval for
+-- accuracy. A ratio whose denominator is zero is NULL, and metric_reason says why.
+CREATE OR REPLACE VIEW metrics_by_slice AS
+WITH c AS (
+    SELECT *, n * 1.0 AS nf, (tp + tn) * 1.0 / n AS acc, 3.841458820694124 AS z2
+    FROM confusion_by_slice
+)
+SELECT
+    c.model_version_id, c.model, c.version, c.model_label, c.is_latest, c.dataset, c.split,
+    c.slice_kind, c.slice, c.n, c.tn, c.fp, c.fn, c.tp,
+    c.acc AS accuracy,
+    (c.acc + c.z2 / (2 * c.nf)) / (1 + c.z2 / c.nf)
+        - SQRT(c.acc * (1 - c.acc) / c.nf + c.z2 / (4 * c.nf * c.nf)) * 1.959963984540054
+          / (1 + c.z2 / c.nf) AS accuracy_ci_low,
+    (c.acc + c.z2 / (2 * c.nf)) / (1 + c.z2 / c.nf)
+        + SQRT(c.acc * (1 - c.acc) / c.nf + c.z2 / (4 * c.nf * c.nf)) * 1.959963984540054
+          / (1 + c.z2 / c.nf) AS accuracy_ci_high,
+    CASE WHEN c.tp + c.fp > 0 THEN c.tp * 1.0 / (c.tp + c.fp) END AS precision,
+    CASE WHEN c.tp + c.fn > 0 THEN c.tp * 1.0 / (c.tp + c.fn) END AS recall,
+    CASE WHEN 2 * c.tp + c.fp + c.fn > 0 AND c.tp > 0
+         THEN 2.0 * c.tp / (2 * c.tp + c.fp + c.fn) END AS f1,
+    CASE WHEN c.tn + c.fp > 0 THEN c.tn * 1.0 / (c.tn + c.fp) END AS specificity,
+    CASE WHEN c.tp + c.fn > 0 AND c.tn + c.fp > 0
+         THEN (c.tp * 1.0 / (c.tp + c.fn) + c.tn * 1.0 / (c.tn + c.fp)) / 2 END
+        AS balanced_accuracy,
+    a.roc_auc, a.roc_auc_ci_low, a.roc_auc_ci_high,
+    CASE
+        WHEN c.tp + c.fn = 0 THEN 'no positive reviews: recall, F1, balanced accuracy undefined'
+        WHEN c.tn + c.fp = 0 THEN 'no negative reviews: specificity, balanced accuracy undefined'
+        WHEN c.tp + c.fp = 0 THEN 'no positive predictions: precision undefined, F1 undefined'
+        WHEN c.tp = 0 THEN 'no true positives: F1 undefined'
+    END AS metric_reason,
+    a.roc_auc_reason
+FROM c
+LEFT JOIN roc_auc_by_slice a
+    ON a.model_version_id = c.model_version_id AND a.dataset = c.dataset
+   AND a.split = c.split AND a.slice_kind = c.slice_kind AND a.slice = c.slice;
