@@ -54,6 +54,7 @@ class Store:
         self.url = normalize_url(url)
         self.busy_timeout_s = busy_timeout_s
         self.db_file = duckdb_file_path(self.url)
+        self._ro_engine: sa.Engine | None = None
         if self.db_file is not None and not self.db_file.parent.exists():
             raise DatabaseError(
                 f"cannot open database {self.db_file}: directory {self.db_file.parent} does not "
@@ -92,13 +93,13 @@ class Store:
 
     # -- connections -------------------------------------------------------------------------
 
-    def _connect(self) -> sa.Connection:
+    def _connect(self, engine: sa.Engine | None = None) -> sa.Connection:
         """Open a connection, retrying with backoff while another process holds a DuckDB file."""
         deadline = time.monotonic() + self.busy_timeout_s
         delay = 0.02
         while True:
             try:
-                return self.engine.connect()
+                return (engine or self.engine).connect()
             except sa.exc.DBAPIError as exc:
                 if not _is_lock_error(exc):
                     raise DatabaseError(
@@ -125,19 +126,45 @@ class Store:
         finally:
             conn.close()
 
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[sa.Connection]:
+        """A connection that cannot write: DuckDB opens the file read-only, PostgreSQL runs a
+        READ ONLY transaction. For user-supplied SQL (``asaas sql``) and reports."""
+        engine = self._read_only_engine()
+        conn = self._connect(engine)
+        try:
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            raise DatabaseError(f"database error: {_first_line(exc)}") from exc
+        finally:
+            conn.close()
+
+    def _read_only_engine(self) -> sa.Engine:
+        if self.is_duckdb and self.db_file is not None:
+            if self._ro_engine is None:
+                self._ro_engine = sa.create_engine(
+                    self.url, poolclass=NullPool, connect_args={"read_only": True})
+                sa.event.listen(self._ro_engine, "connect", _quiet_duckdb)
+            return self._ro_engine
+        return self.engine
+
     # -- schema ------------------------------------------------------------------------------
 
     def current_revision(self) -> str | None:
         with self.transaction() as conn:
             return migrate.current_revision(conn)
 
-    def ensure_schema(self) -> None:
-        """Create a brand-new database at head; refuse one that is behind or not asaas'."""
+    def ensure_schema(self) -> bool:
+        """Create a brand-new database at head (returns True); refuse one that is behind or
+        not asaas'."""
         head = migrate.head_revision()
         with self.transaction() as conn:
             current = migrate.current_revision(conn)
             if current == head:
-                return
+                return False
             if current is None:
                 existing = set(sa.inspect(conn).get_table_names()) if not self.is_duckdb else (
                     self._duckdb_tables(conn)
@@ -149,7 +176,7 @@ class Store:
                         "but no migration record; it was not created by asaas"
                     )
                 migrate.upgrade(conn, "head")
-                return
+                return True
         known = self._known_revisions()
         if current in known:
             raise SchemaError(
@@ -247,6 +274,8 @@ class Store:
 def open_store(url: str, *, busy_timeout_s: float = 30.0, check_schema: bool = True) -> Store:
     """Open a store; a brand-new database is created at head, an old one must be upgraded."""
     store = Store(url, busy_timeout_s=busy_timeout_s)
-    if check_schema:
-        store.ensure_schema()
+    if check_schema and store.ensure_schema():
+        from asaas.views import install_views  # views build on the tables: install with them
+
+        install_views(store)
     return store

@@ -1,0 +1,126 @@
+"""`asaas report`, `asaas disagreements`, `asaas sql` and the HTML report (in real Chromium)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _err(result):
+    assert result.exit_code != 0, result.output
+    assert result.output.startswith("Error: ") and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    return result.output
+
+
+@pytest.fixture
+def two_models(invoke, learnable_source):
+    _ok(invoke("ingest", "--source", str(learnable_source(300, 200))))
+    for kind in ("tfidf-lr", "bow-rf"):
+        _ok(invoke("train", kind))
+        _ok(invoke("score", "--model", kind, "--quiet"))
+
+
+def test_report_formats(invoke, two_models):
+    table = _ok(invoke("report"))
+    assert table.splitlines()[0].split()[:4] == ["model", "version", "split", "n"]
+    assert "tfidf-lr" in table and "bow-rf" in table
+    rows = json.loads(_ok(invoke("report", "--format", "json")))
+    assert {r["model"] for r in rows} == {"tfidf-lr", "bow-rf"}
+    assert all(r["n"] == 200 and 0 <= r["accuracy"] <= 1 for r in rows)
+    parsed = list(csv.DictReader(io.StringIO(_ok(invoke("report", "--format", "csv")))))
+    assert len(parsed) == 2 and "roc_auc_ci_low" in parsed[0]
+    md = _ok(invoke("report", "--format", "markdown", "--model", "bow-rf"))
+    assert md.startswith("| model |") and "tfidf-lr" not in md
+    assert "no predictions" in _ok(invoke("report", "--split", "train"))
+    assert "unknown model nope" in _err(invoke("report", "--model", "nope"))
+
+
+def test_report_numbers_match_the_view(invoke, two_models, db_path):
+    import duckdb
+
+    rows = json.loads(_ok(invoke("report", "--format", "json", "--model", "tfidf-lr")))
+    con = duckdb.connect(str(db_path), read_only=True)
+    acc = con.execute("SELECT avg((p.label = r.label)::INT) FROM predictions p JOIN reviews r "
+                      "ON r.id = p.review_id JOIN model_versions v ON v.id = p.model_version_id "
+                      "JOIN models m ON m.id = v.model_id WHERE m.name = 'tfidf-lr'").fetchone()[0]
+    con.close()
+    assert rows[0]["accuracy"] == pytest.approx(acc, abs=1e-12)
+
+
+def test_disagreements(invoke, two_models):
+    out = _ok(invoke("disagreements", "tfidf-lr", "bow-rf", "--format", "json", "--limit", "5"))
+    rows = json.loads(out) if out.startswith("[") else []
+    for r in rows:
+        assert r["label_a"] != r["label_b"]
+        assert r["right_model"] in ("tfidf-lr v1", "bow-rf v1")
+    wrong = _ok(invoke("disagreements", "tfidf-lr:1", "bow-rf", "--wrong-only", "--format",
+                       "json"))
+    if wrong.startswith("["):
+        assert all(r["label_a"] != r["y_true"] for r in json.loads(wrong))
+    assert "NAME:VERSION" in _err(invoke("disagreements", "tfidf-lr:x", "bow-rf"))
+    assert "unknown model" in _err(invoke("disagreements", "tfidf-lr", "nope"))
+
+
+def test_sql_is_read_only(invoke, two_models):
+    out = _ok(invoke("sql", "SELECT count(*) AS n FROM predictions", "--format", "csv"))
+    assert out.strip().splitlines() == ["n", "400"]
+    out = _ok(invoke("sql", "SELECT model, accuracy FROM latest_metrics ORDER BY model",
+                     "--format", "json"))
+    assert [r["model"] for r in json.loads(out)] == ["bow-rf", "tfidf-lr"]
+    assert "read-only" in _err(invoke("sql", "DELETE FROM predictions"))
+    assert "SQL error" in _err(invoke("sql", "SELEC 1"))
+    assert _ok(invoke("sql", "SELECT count(*) FROM predictions", "--format", "csv")
+               ).strip().endswith("400")
+
+
+def test_views_install_command(invoke, two_models):
+    out = _ok(invoke("views", "install"))
+    assert "installed" in out and "metrics" in out and "mcnemar" in out
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_html_report_renders_in_chromium(invoke, two_models, tmp_path):
+    target = tmp_path / "report.html"
+    _ok(invoke("report", "--html", str(target)))
+    page = target.read_text(encoding="utf-8")
+    assert page.count('<svg class="plot"') == 5  # ROC, PR, reliability + 2 confusion matrices
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: `make test` installs it (needs root + apt)")
+        pytest.skip("chromium not installed (make test installs it)")
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+         "--v=0", "--virtual-time-budget=5000", "--dump-dom", target.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    title = re.search(r"<title>(.*?)</title>", proc.stdout)
+    assert title and title.group(1) == "asaas report: 5 plots rendered", proc.stdout[:500]
+    console_errors = [line for line in proc.stderr.splitlines()
+                      if "CONSOLE" in line or "Uncaught" in line]
+    assert console_errors == []
+
+
+def test_html_report_without_predictions(invoke, tmp_path):
+    assert "run `asaas score`" in _err(invoke("report", "--html", str(tmp_path / "r.html")))
