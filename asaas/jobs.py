@@ -1,0 +1,360 @@
+"""Scheduled jobs: run a small TOML job file unattended (cron), safely.
+
+A job file lists steps::
+
+    name = "nightly"
+    db = "../asaas.duckdb"            # optional; relative paths are relative to this file
+
+    [[steps]]
+    kind = "ingest"                   # asaas ingest
+    source = "../../shared/data/imdb"
+    dataset = "imdb"                  # optional, default imdb
+    splits = ["train", "test"]        # optional, default all
+
+    [[steps]]
+    kind = "score"                    # asaas score, for each model
+    models = "all"                    # or ["tfidf-lr", "finetuned"]; the latest version of each
+    splits = ["test"]                 # optional, default ["test"]; ["all"] for every split
+    limit = 2000                      # optional; also max_length, truncation, device, quantize
+
+    [[steps]]
+    kind = "views"                    # reinstall the SQL views
+
+    [[steps]]
+    kind = "report"                   # asaas report, written to a file
+    path = "reports/nightly.md"
+    format = "markdown"               # table, markdown, csv, json or html
+
+Safety: a lock file per job (``flock``, released by the kernel even on SIGKILL) keeps two runs
+of the same job from overlapping; the second exits at once with ``EXIT_LOCKED``. Every run is a
+row in ``job_runs`` (start, end, status, per-step counts and timings, error). A failing step stops
+the later ones and the exit code is non-zero. Scoring is resumable, so a rerun after a crash picks
+up where it stopped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shlex
+import socket
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import sqlalchemy as sa
+
+from asaas.errors import AsaasError
+from asaas.settings import Settings
+from asaas.store import Store, open_store
+from asaas.store.ids import next_id
+from asaas.store.schema import job_runs
+
+EXIT_OK = 0
+EXIT_STEP_FAILED = 1
+EXIT_BAD_JOB = 2
+EXIT_LOCKED = 75  # EX_TEMPFAIL: "try again later", which is what an overlapping run should do
+
+STEP_KINDS = ("ingest", "score", "views", "report")
+
+
+class JobError(AsaasError):
+    """A job file that cannot be run as written."""
+
+
+@dataclass
+class Job:
+    name: str
+    path: Path
+    db: str | None
+    steps: list[dict[str, Any]]
+
+
+@dataclass
+class StepResult:
+    kind: str
+    status: str
+    seconds: float
+    counts: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def load_job(path: str | Path) -> Job:
+    """Parse and check a job file; every problem is a JobError naming the file and the fix."""
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise JobError(f"job file {path} does not exist; see jobs/nightly.toml for an example")
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise JobError(f"job file {path} is not valid TOML ({exc})") from None
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise JobError(f"job file {path} has no [[steps]]; add at least one")
+    for i, step in enumerate(steps, start=1):
+        kind = step.get("kind") if isinstance(step, dict) else None
+        if kind not in STEP_KINDS:
+            raise JobError(f"step {i} of {path} has kind {kind!r}; use one of "
+                           f"{', '.join(STEP_KINDS)}")
+        if kind == "ingest" and "source" not in step:
+            raise JobError(f"step {i} of {path} (ingest) needs source = \"PATH\" (or \"hf:NAME\")")
+        if kind == "report" and "path" not in step:
+            raise JobError(f"step {i} of {path} (report) needs path = \"FILE\"")
+    name = str(data.get("name") or file.stem)
+    db = data.get("db")
+    if db is not None and "://" not in str(db):
+        db = str((file.parent / str(db)).resolve())
+    return Job(name=name, path=file, db=db, steps=steps)
+
+
+def _resolve(job: Job, value: str) -> str:
+    if value.startswith("hf:") or "://" in value:
+        return value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (job.path.parent / p).resolve())
+
+
+# -- steps ---------------------------------------------------------------------------------------
+
+
+def _step_ingest(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]:
+    from asaas.ingest import ingest
+
+    report = ingest(store, _resolve(job, step["source"]), dataset=step.get("dataset", "imdb"),
+                    splits=step.get("splits"))
+    return {"read": report.rows_read, "inserted": report.inserted,
+            "already_present": report.already_present, "rejected": report.rows_rejected}
+
+
+def _step_score(store: Store, job: Job, step: dict[str, Any], job_run_id: int,
+                log: Callable[[str], None]) -> dict[str, Any]:
+    from asaas.models.registry import get_version, model_names
+    from asaas.scoring import ScoreOptions, score
+
+    models = step.get("models", "all")
+    names = model_names(store) if models == "all" else list(models)
+    if not names:
+        raise JobError("no registered models to score: train or register one first")
+    splits = step.get("splits", ["test"])
+    counts: dict[str, Any] = {}
+    for name in names:
+        mv = get_version(store, name)
+        options = ScoreOptions(
+            dataset=step.get("dataset", "imdb"), splits=None if splits == ["all"] else splits,
+            limit=step.get("limit"), device=step.get("device", "auto"),
+            max_length=step.get("max_length", 512), truncation=step.get("truncation", "head"),
+            quantize=step.get("quantize"), progress=sys.stderr.isatty())
+        t0 = time.perf_counter()
+        report = score(store, mv, options, job_run_id=job_run_id)
+        counts[mv.label] = {"scored": report.scored, "failed": report.failed,
+                            "already_done": report.already_done}
+        log(f"  score {mv.label}: scored {report.scored:,}, failed {report.failed:,}, "
+            f"already done {report.already_done:,} in {time.perf_counter() - t0:.1f} s")
+    return counts
+
+
+def _step_views(store: Store) -> dict[str, Any]:
+    from asaas.views import install_views
+
+    return {"views": len(install_views(store))}
+
+
+def _step_report(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]:
+    from asaas.report import format_table, metrics_report
+
+    target = Path(_resolve(job, step["path"]))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fmt = step.get("format", "markdown")
+    kwargs = {"split": step.get("split", "test"), "dataset": step.get("dataset", "imdb"),
+              "models": step.get("models", ()), "latest": step.get("latest", False)}
+    if fmt == "html":
+        from asaas.html_report import write_html_report
+
+        write_html_report(store, target, **kwargs)
+        rows = len(metrics_report(store, **kwargs).rows)
+    else:
+        table = metrics_report(store, **kwargs)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(format_table(table, fmt) + "\n", encoding="utf-8")
+        tmp.replace(target)  # readers of the report never see half a file
+        rows = len(table.rows)
+    return {"path": str(target), "rows": rows}
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+class JobLock:
+    """An exclusive, non-blocking ``flock`` on a per-job lock file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            return False
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()} {socket.gethostname()} {_utcnow().isoformat()}\n"
+                 .encode())
+        return True
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def lock_path(job: Job, db_url: str) -> Path:
+    return Settings().model_home(db_url) / "locks" / f"{job.name}.lock"
+
+
+def _close_stale_job_runs(conn: sa.Connection, name: str) -> None:
+    host = socket.gethostname()
+    rows = conn.execute(sa.select(job_runs.c.id, job_runs.c.host, job_runs.c.pid).where(
+        job_runs.c.job_name == name, job_runs.c.status == "running")).fetchall()
+    for run_id, run_host, pid in rows:
+        if run_host == host and pid:
+            try:
+                os.kill(pid, 0)
+                continue
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            conn.execute(sa.update(job_runs).where(job_runs.c.id == run_id).values(
+                status="interrupted", error="process ended without finishing (killed?)"))
+
+
+def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | None = None) -> int:
+    """Run a job file; returns the process exit code (see EXIT_*). Logs one line per step."""
+    out = stream or sys.stderr
+
+    def log(message: str) -> None:
+        out.write(f"{_utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {message}\n")
+        out.flush()
+
+    try:
+        job = load_job(path)
+    except JobError as exc:
+        log(f"job {path}: {exc}")
+        return EXIT_BAD_JOB
+    settings = Settings()
+    url = db_url or job.db or settings.db_url
+    lock = JobLock(lock_path(job, url))
+    if not lock.acquire():
+        log(f"job {job.name}: already running ({lock.holder()}); this run exits without "
+            f"doing anything (exit {EXIT_LOCKED})")
+        return EXIT_LOCKED
+    try:
+        return _run_locked(job, url, settings, log)
+    finally:
+        lock.release()
+
+
+def _run_locked(job: Job, url: str, settings: Settings, log: Callable[[str], None]) -> int:
+    t_job = time.perf_counter()
+    try:
+        store = open_store(url, busy_timeout_s=settings.busy_timeout_s)
+        with store.transaction() as conn:
+            _close_stale_job_runs(conn, job.name)
+            run_id = next_id(conn, "job_runs_id_seq")
+            conn.execute(sa.insert(job_runs).values(
+                id=run_id, job_name=job.name, job_file=str(job.path), status="running",
+                started_at=_utcnow(), host=socket.gethostname(), pid=os.getpid()))
+    except AsaasError as exc:
+        log(f"job {job.name}: cannot start: {exc}")
+        return EXIT_STEP_FAILED
+    log(f"job {job.name} started (run {run_id}, {len(job.steps)} steps, db {url})")
+    results: list[StepResult] = []
+    exit_code, error = EXIT_OK, None
+    for i, step in enumerate(job.steps, start=1):
+        kind = step["kind"]
+        t0 = time.perf_counter()
+        try:
+            if kind == "ingest":
+                counts = _step_ingest(store, job, step)
+            elif kind == "score":
+                counts = _step_score(store, job, step, run_id, log)
+            elif kind == "views":
+                counts = _step_views(store)
+            else:
+                counts = _step_report(store, job, step)
+            results.append(StepResult(kind, "succeeded", time.perf_counter() - t0, counts))
+            log(f"job {job.name} step {i}/{len(job.steps)} {kind}: ok in "
+                f"{time.perf_counter() - t0:.1f} s {json.dumps(counts, default=str)}")
+        except Exception as exc:  # noqa: BLE001 - any failure stops the job and is recorded
+            error = f"step {i} ({kind}): {type(exc).__name__}: {exc}"
+            results.append(StepResult(kind, "failed", time.perf_counter() - t0, error=str(exc)))
+            log(f"job {job.name} step {i}/{len(job.steps)} {kind}: FAILED after "
+                f"{time.perf_counter() - t0:.1f} s: {exc}")
+            exit_code = EXIT_STEP_FAILED
+            break
+        _record(store, run_id, "running", results, None, None)
+    status = "succeeded" if exit_code == EXIT_OK else "failed"
+    _record(store, run_id, status, results, error, exit_code)
+    log(f"job {job.name} {status} in {time.perf_counter() - t_job:.1f} s (exit {exit_code})")
+    return exit_code
+
+
+def _record(store: Store, run_id: int, status: str, results: list[StepResult],
+            error: str | None, exit_code: int | None) -> None:
+    steps = [{"kind": r.kind, "status": r.status, "seconds": round(r.seconds, 2),
+              "counts": r.counts, "error": r.error} for r in results]
+    values: dict[str, Any] = {"status": status, "steps": json.dumps(steps, default=str),
+                              "error": error}
+    if exit_code is not None:
+        values.update(exit_code=exit_code, finished_at=_utcnow())
+    with store.transaction() as conn:
+        conn.execute(sa.update(job_runs).where(job_runs.c.id == run_id).values(**values))
+
+
+# -- cron ----------------------------------------------------------------------------------------
+
+
+def crontab_line(path: str | Path, schedule: str, *, log_file: str | None = None,
+                 db_url: str | None = None) -> str:
+    """A crontab line that works under cron's bare environment: absolute paths everywhere,
+    this very Python interpreter, output appended to a log file."""
+    job = load_job(path)
+    fields = schedule.split()
+    if len(fields) != 5 and not (len(fields) == 1 and fields[0].startswith("@")):
+        raise JobError(f"schedule {schedule!r} is not a cron schedule; use five fields such as "
+                       "\"0 3 * * *\" (03:00 every day) or @daily")
+    log = Path(log_file).expanduser().resolve() if log_file else \
+        job.path.parent / "logs" / f"{job.name}.log"
+    python = Path(sys.executable).absolute()
+    cmd = [str(python), "-m", "asaas", "job", "run", str(job.path)]
+    if db_url:
+        cmd += ["--db", db_url]
+    env = ""
+    for var in ("ASAAS_HOME", "HF_HOME", "HF_HUB_OFFLINE"):
+        if os.environ.get(var):
+            env += f"{var}={shlex.quote(os.environ[var])} "
+    command = (f"mkdir -p {shlex.quote(str(log.parent))} && cd {shlex.quote(str(job.path.parent))}"
+               f" && {env}{' '.join(shlex.quote(c) for c in cmd)} >> {shlex.quote(str(log))} 2>&1")
+    # cron treats an unescaped % as a newline: escape it.
+    return f"{schedule} {command.replace('%', chr(92) + '%')}"

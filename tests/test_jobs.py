@@ -1,0 +1,211 @@
+"""Scheduled jobs: end to end, failures, locking, SIGKILL and rerun, cron's bare environment, and
+readers that keep answering while a job writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from asaas.jobs import EXIT_BAD_JOB, EXIT_LOCKED, EXIT_STEP_FAILED, crontab_line, run_job
+
+
+def _q(db_path, sql):
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _q_retry(db_path, sql, timeout=30.0):
+    """Query while another process may hold the file for a moment."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return _q(db_path, sql)
+        except duckdb.IOException:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _write_job(tmp_path: Path, source: Path, db_path: Path, *, models='"all"',
+               extra: str = "") -> Path:
+    job = tmp_path / "jobs" / "nightly.toml"
+    job.parent.mkdir(exist_ok=True)
+    job.write_text(textwrap.dedent(f"""
+        name = "nightly"
+        db = "{db_path}"
+
+        [[steps]]
+        kind = "ingest"
+        source = "{source}"
+
+        [[steps]]
+        kind = "score"
+        models = {models}
+        splits = ["test"]
+        max_length = 64
+
+        [[steps]]
+        kind = "views"
+
+        [[steps]]
+        kind = "report"
+        path = "../reports/nightly.json"
+        format = "json"
+        {extra}
+    """))
+    return job
+
+
+@pytest.fixture
+def job_setup(invoke, tmp_path, db_path, learnable_source, tiny_bert):
+    source = learnable_source(40, 120)
+    assert invoke("ingest", "--source", str(source)).exit_code == 0
+    assert invoke("models", "register", "tiny", "--hf", str(tiny_bert)).exit_code == 0
+    return _write_job(tmp_path, source, db_path)
+
+
+SLOW_JOB = """
+import functools, sys, time
+import asaas.scoring as scoring
+from asaas.jobs import run_job
+real = scoring.HFScorer.run
+def slow(self, enc):
+    time.sleep(0.25)
+    return real(self, enc)
+scoring.HFScorer.run = slow
+scoring.ScoreOptions = functools.partial(scoring.ScoreOptions, chunk_size=5, commit_every_s=0.0)
+sys.exit(run_job(sys.argv[1]))
+"""
+
+
+def _start_slow_job(tmp_path: Path, job: Path) -> subprocess.Popen:
+    script = tmp_path / "slow_job.py"
+    script.write_text(SLOW_JOB)
+    return subprocess.Popen([sys.executable, str(script), str(job)], env=dict(os.environ),
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_predictions(db_path, at_least: int, timeout: float = 60.0) -> int:
+    deadline = time.time() + timeout
+    seen = 0
+    while time.time() < deadline and seen < at_least:
+        time.sleep(0.1)
+        try:
+            seen = _q(db_path, "SELECT count(*) FROM predictions")[0][0]
+        except duckdb.IOException:
+            continue
+    return seen
+
+
+def test_job_runs_end_to_end(job_setup, db_path, tmp_path, capsys):
+    assert run_job(job_setup) == 0
+    log = capsys.readouterr().err
+    assert "step 1/4 ingest: ok" in log and "step 4/4 report: ok" in log
+    assert "score tiny v1: scored 120" in log
+    runs = _q(db_path, "SELECT job_name, status, exit_code, steps FROM job_runs")
+    assert runs[0][:3] == ("nightly", "succeeded", 0)
+    steps = json.loads(runs[0][3])
+    assert [s["kind"] for s in steps] == ["ingest", "score", "views", "report"]
+    assert steps[1]["counts"]["tiny v1"]["scored"] == 120
+    report = json.loads((tmp_path / "reports" / "nightly.json").read_text())
+    assert report[0]["model"] == "tiny" and report[0]["n"] == 120
+    assert run_job(job_setup) == 0  # a second night: nothing new, still fine
+    assert "scored 0" in capsys.readouterr().err
+
+
+def test_failing_step_stops_the_job(invoke, tmp_path, db_path, learnable_source):
+    job = _write_job(tmp_path, learnable_source(), db_path, models='["missing"]')
+    assert run_job(job) == EXIT_STEP_FAILED
+    assert not (tmp_path / "reports" / "nightly.json").exists()
+    status, code, error = _q(db_path, "SELECT status, exit_code, error FROM job_runs")[0]
+    assert (status, code) == ("failed", 1) and "step 2 (score)" in error
+    result = invoke("job", "run", str(job))
+    assert result.exit_code == EXIT_STEP_FAILED
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("name = 'x'\n", "has no [[steps]]"),
+    ("[[steps]]\nkind = 'train'\n", "kind 'train'"),
+    ("[[steps]]\nkind = 'ingest'\n", "needs source"),
+    ("[[steps\n", "not valid TOML"),
+])
+def test_bad_job_files(tmp_path, capsys, text, fragment):
+    job = tmp_path / "bad.toml"
+    job.write_text(text)
+    assert run_job(job) == EXIT_BAD_JOB
+    assert fragment in capsys.readouterr().err
+    assert run_job(tmp_path / "missing.toml") == EXIT_BAD_JOB
+
+
+def test_overlapping_run_is_refused_and_readers_still_answer(job_setup, db_path, tmp_path,
+                                                             invoke):
+    proc = _start_slow_job(tmp_path, job_setup)
+    try:
+        assert _wait_for_predictions(db_path, 10) >= 10
+        t0 = time.perf_counter()
+        second = invoke("job", "run", str(job_setup))
+        assert second.exit_code == EXIT_LOCKED
+        assert time.perf_counter() - t0 < 10  # refused at once, not after the first finishes
+        waits = []
+        for _ in range(5):  # readers in another process keep answering while the job writes
+            t0 = time.perf_counter()
+            result = invoke("sql", "SELECT count(*) AS n FROM predictions", "--format", "csv")
+            waits.append(time.perf_counter() - t0)
+            assert result.exit_code == 0, result.output
+            assert int(result.output.split()[-1]) > 0
+        assert proc.poll() is None, "the slow job should still be running"
+    finally:
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    statuses = [r[0] for r in _q(db_path, "SELECT status FROM job_runs")]
+    assert statuses == ["succeeded"]
+    print(f"reader waits while the job wrote: max {max(waits):.3f} s")
+
+
+def test_sigkill_mid_scoring_then_rerun(job_setup, db_path, tmp_path):
+    proc = _start_slow_job(tmp_path, job_setup)
+    seen = _wait_for_predictions(db_path, 20)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 20 <= seen < 120
+    assert run_job(job_setup) == 0  # the kernel released the lock with the dead process
+    assert _q(db_path, "SELECT count(*), count(DISTINCT review_id) FROM predictions") == \
+        [(120, 120)]
+    statuses = [r[0] for r in _q(db_path, "SELECT status FROM job_runs ORDER BY id")]
+    assert statuses == ["interrupted", "succeeded"]
+
+
+def test_crontab_line_works_under_env_i(job_setup, db_path, tmp_path):
+    line = crontab_line(job_setup, "0 3 * * *")
+    fields = line.split(" ", 5)
+    assert fields[:5] == ["0", "3", "*", "*", "*"]
+    command = fields[5]
+    assert sys.executable.split("/")[-1] in command and str(job_setup) in command
+    env = ["env", "-i", "PATH=/usr/bin:/bin", "HOME=" + str(tmp_path)]
+    proc = subprocess.run(env + ["sh", "-c", command], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = (job_setup.parent / "logs" / "nightly.log").read_text()
+    assert "job nightly succeeded" in log
+    assert _q(db_path, "SELECT status FROM job_runs") == [("succeeded",)]
+
+
+def test_crontab_rejects_bad_schedule(job_setup, invoke):
+    result = invoke("job", "cron", str(job_setup), "--schedule", "every night")
+    assert result.exit_code != 0 and "not a cron schedule" in result.output
+    ok = invoke("job", "cron", str(job_setup), "--schedule", "@daily")
+    assert ok.exit_code == 0 and ok.output.startswith("@daily ")
+    assert shlex.split(ok.output.split(" ", 1)[1])  # a valid shell command line
