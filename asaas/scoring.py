@@ -66,8 +66,11 @@ class ScoreOptions:
     quantize: str | None = None  # None | "int8"
     threads: int | None = None
     chunk_size: int | None = None  # reviews per step [default: DEFAULT_CHUNK by device]
+    # Commit every few seconds or this many rows: each DuckDB commit reopens and checkpoints the
+    # file (~70 ms here), so 32k-row commits keep writes above 200k rows/s (bench/write_bench.py)
+    # while a kill loses at most a few seconds of work.
     commit_every_s: float = 5.0
-    commit_rows: int = 8192
+    commit_rows: int = 32768
     progress: bool = True
 
 

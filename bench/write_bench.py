@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
+from asaas.scoring import ScoreOptions
 from asaas.store import open_store
 from asaas.store.schema import predictions
 
@@ -54,7 +55,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--usual-rows", type=int, default=20_000)
-    parser.add_argument("--chunk", type=int, default=8192, help="rows per transaction (asaas)")
+    parser.add_argument("--chunk", type=int, default=ScoreOptions().commit_rows,
+                        help="rows per transaction [default: what asaas score commits at most]")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(str(Path(tmp) / "a.duckdb"))
