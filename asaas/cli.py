@@ -45,7 +45,7 @@ def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _open(db_url: str | None, *, check_schema: bool = True):
+def _open(db_url: str | None, *, check_schema: bool = True) -> Any:
     from asaas.store import open_store
 
     settings = Settings()
@@ -522,6 +522,7 @@ def job() -> None:
 @click.argument("job_file", type=click.Path(dir_okay=False))
 @db_option
 @click.pass_context
+@_fail_cleanly
 def job_run(ctx: click.Context, job_file: str, db_url: str | None) -> None:
     """Run JOB_FILE: exit 0 when every step succeeded, 1 when a step failed, 2 for a bad job
     file, 75 when another run of the same job holds its lock."""

@@ -12,32 +12,18 @@ import pytest
 from asaas.ingest import normalize_label
 from asaas.store import Store
 from tests.conftest import ACL_ROWS, write_tarball
+from tests.helpers import err as _err
+from tests.helpers import ok as _ok
+from tests.helpers import q
 
 
 def _rows(db_path, sql="SELECT dataset, external_id, split, label, rating, text FROM reviews "
           "ORDER BY external_id"):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return q(db_path, sql)
 
 
 def _count(db_path, table="reviews"):
     return _rows(db_path, f"SELECT count(*) FROM {table}")[0][0]
-
-
-def _ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _err(result):
-    assert result.exit_code != 0, result.output
-    assert result.output.startswith("Error: "), result.output
-    assert "Traceback" not in result.output
-    assert len(result.output.strip().splitlines()) == 1, result.output
-    return result.output
 
 
 # -- sources --------------------------------------------------------------------------------------

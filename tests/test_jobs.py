@@ -17,26 +17,7 @@ import duckdb
 import pytest
 
 from asaas.jobs import EXIT_BAD_JOB, EXIT_LOCKED, EXIT_STEP_FAILED, crontab_line, run_job
-
-
-def _q(db_path, sql):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def _q_retry(db_path, sql, timeout=30.0):
-    """Query while another process may hold the file for a moment."""
-    deadline = time.time() + timeout
-    while True:
-        try:
-            return _q(db_path, sql)
-        except duckdb.IOException:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.05)
+from tests.helpers import q as _q
 
 
 def _write_job(tmp_path: Path, source: Path, db_path: Path, *, models='"all"',

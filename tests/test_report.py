@@ -11,18 +11,8 @@ import shutil
 import subprocess
 
 import pytest
-
-
-def _ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _err(result):
-    assert result.exit_code != 0, result.output
-    assert result.output.startswith("Error: ") and "Traceback" not in result.output
-    assert len(result.output.strip().splitlines()) == 1, result.output
-    return result.output
+from tests.helpers import err as _err
+from tests.helpers import ok as _ok
 
 
 @pytest.fixture

@@ -19,26 +19,9 @@ from asaas.models.registry import register_hf
 from asaas.scoring import HFScorer, ScoreOptions, score, select_pending
 from asaas.store import open_store
 from tests.tiny_models import build_tiny_classifier
-
-
-def _ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _err(result):
-    assert result.exit_code != 0, result.output
-    assert result.output.startswith("Error: ") and "Traceback" not in result.output
-    assert len(result.output.strip().splitlines()) == 1, result.output
-    return result.output
-
-
-def _q(db_path, sql):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.helpers import err as _err
+from tests.helpers import ok as _ok
+from tests.helpers import q as _q
 
 
 def _reference_probs(model_dir, texts, max_length):

@@ -6,34 +6,18 @@ import errno
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 import torch
 
 from asaas.store import open_store
 from asaas.training.finetune import FinetuneOptions, finetune, length_grouped_batches
-
-
-def _ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
+from tests.helpers import err
+from tests.helpers import ok as _ok
+from tests.helpers import q as _q
 
 
 def _err(result):
-    """A one-line error at the end (training may have logged its epochs before failing)."""
-    assert result.exit_code != 0, result.output
-    lines = result.output.strip().splitlines()
-    assert lines[-1].startswith("Error: ") and "Traceback" not in result.output, result.output
-    assert sum(line.startswith("Error: ") for line in lines) == 1, result.output
-    return lines[-1]
-
-
-def _q(db_path, sql):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return err(result, after_log_lines=True)
 
 
 def _accuracy(db_path, model):

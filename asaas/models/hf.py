@@ -7,7 +7,6 @@ Every model reference may be a Hub id (what users with internet use) or a local 
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
