@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -122,7 +123,10 @@ def query(store: Store, sql: str, params: dict[str, Any] | None = None) -> Table
             raise AsaasError(f"SQL error: {first}") from None
         if not result.returns_rows:
             return Table([], [])
-        return Table(list(result.keys()), [tuple(r) for r in result.fetchall()])
+        # PostgreSQL computes the views' ratios in NUMERIC: report them as floats, as DuckDB does.
+        return Table(list(result.keys()),
+                     [tuple(float(v) if isinstance(v, Decimal) else v for v in r)
+                      for r in result.fetchall()])
 
 
 # -- formatting ----------------------------------------------------------------------------------

@@ -43,7 +43,10 @@ def install_views(store: Store) -> list[str]:
         for name in reversed(view_names()):
             conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}")
         for path in view_files():
-            conn.exec_driver_sql(path.read_text(encoding="utf-8"))
-            match = _VIEW_NAME.search(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            if conn.dialect.paramstyle in ("format", "pyformat"):
+                text = text.replace("%", "%%")  # psycopg reads a bare % as a placeholder
+            conn.exec_driver_sql(text)
+            match = _VIEW_NAME.search(text)
             installed.append(match.group(1) if match else path.stem)
     return installed
