@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev,postgres]"
 	touch $@
 
-# The main job, small enough for a laptop CPU (about 15 minutes): ingest IMDB, train the cheap
+# The main job, small enough for a laptop CPU (about 10 minutes on 2 vCPUs): ingest IMDB, train the cheap
 # baseline and a demo-size fine-tune, score 2,000 test reviews with both. Every step is
 # idempotent: running it again skips what is already done.
 demo: setup
