@@ -51,6 +51,8 @@ bench: setup
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/write_bench.py
 	$(BIN)/python bench/score_bench.py --model-dir minilm-random --reviews 300 --int8
+	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/reader_wait_bench.py --chunks 60
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -6,7 +6,6 @@ Commands never build engines: they open a ``Store`` and call library functions w
 from __future__ import annotations
 
 import contextlib
-import logging
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -21,7 +20,6 @@ from asaas.store import migrate
 from asaas.store.schema import metadata
 from asaas.store.urls import duckdb_file_path, normalize_url, redact
 
-log = logging.getLogger(__name__)
 
 #: Rows per statement when a database has no Arrow fast path (PostgreSQL, SQLite).
 FALLBACK_BATCH_ROWS = 5_000

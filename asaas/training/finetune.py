@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import random
 import shutil
@@ -36,7 +35,6 @@ from asaas.store import Store
 from asaas.training.artifacts import staged_artifact
 from asaas.training.data import load_training_data
 
-log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "distilbert-base-uncased"
 POOL_BATCHES = 50
