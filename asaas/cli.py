@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from asaas import __version__
+from asaas.clock import utcnow
 from asaas.errors import AsaasError
 from asaas.settings import Settings
 
@@ -246,12 +247,6 @@ def train() -> None:
     """Train models on ingested reviews; each run registers a new numbered version."""
 
 
-def _utcnow() -> Any:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 _skip_existing_option = click.option(
     "--skip-existing", is_flag=True,
     help="Do nothing if a version of this name was already trained with the same recipe on "
@@ -274,7 +269,7 @@ def _baseline_command(kind: str, summary: str) -> None:
         from asaas.training import train_baseline
 
         store = _open(db_url)
-        started = _utcnow()
+        started = utcnow()
         mv = train_baseline(store, kind, _home(store), name=name, dataset=train_dataset,
                             limit=limit, seed=seed, skip_existing=skip_existing)
         if mv.created_at < started:
@@ -330,7 +325,7 @@ def train_finetuned(base: str, name: str, train_dataset: str, limit: int | None,
                            batch_size=batch_size, lr=lr, seed=seed, device=device,
                            threads=threads, checkpoint_minutes=checkpoint_minutes,
                            resume=resume, skip_existing=skip_existing, progress=not quiet)
-    started = _utcnow()
+    started = utcnow()
     mv = finetune(store, _home(store), opts)
     if mv.created_at < started:
         click.echo(f"already trained: {mv.label} has this recipe and data ({mv.artifact_uri})")
@@ -452,23 +447,19 @@ COMPACT_COLUMNS = ("model", "version", "split", "n", "accuracy", "accuracy_ci_lo
 def report(split: str, dataset: str, models: tuple[str, ...], latest: bool, full: bool,
            html_path: str | None, fmt: str, db_url: str | None) -> None:
     """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views."""
-    from asaas.report import Table, format_table, metrics_report
+    from asaas.report import format_table, metrics_report
 
     store = _open(db_url)
     table = metrics_report(store, split=split, dataset=dataset, models=models, latest=latest)
     if html_path:  # first, so that a report that cannot be drawn fails before printing
         from asaas.html_report import write_html_report
 
-        write_html_report(store, html_path, split=split, dataset=dataset, models=models,
-                          latest=latest)
+        write_html_report(store, html_path, table, split=split, dataset=dataset)
     if not table.rows:
         click.echo("no predictions on labelled reviews yet: run `asaas score --model NAME`")
-    elif fmt in ("table", "markdown") and not full:
-        idx = [table.columns.index(c) for c in COMPACT_COLUMNS]
-        table = Table(list(COMPACT_COLUMNS), [tuple(r[i] for i in idx) for r in table.rows])
-        click.echo(format_table(table, fmt))
     else:
-        click.echo(format_table(table, fmt))
+        compact = fmt in ("table", "markdown") and not full
+        click.echo(format_table(table.select(COMPACT_COLUMNS) if compact else table, fmt))
     if html_path:
         click.echo(f"wrote {html_path}", err=True)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from asaas import __version__
 from asaas.errors import AsaasError
-from asaas.report import Table, metrics_report, query
+from asaas.clock import utcnow
+from asaas.report import Table, format_cell, query
 from asaas.store import Store
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -114,14 +114,9 @@ def _confusion_svg(label: str, tn: int, fp: int, fn: int, tp: int) -> str:
 
 
 def _table_html(table: Table) -> str:
-    def cell(v: Any) -> str:
-        if v is None:
-            return ""
-        return f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))
-
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>"
-                   for r in table.rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(format_cell(v))}</td>" for v in r)
+                   + "</tr>" for r in table.rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -160,9 +155,15 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-def render_html(store: Store, *, split: str | None = "test", dataset: str = "imdb",
-                models: Sequence[str] = (), latest: bool = False) -> str:
-    metrics = metrics_report(store, split=split, dataset=dataset, models=models, latest=latest)
+#: Columns of the metric table on the page.
+PAGE_COLUMNS = ("model", "version", "n", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
+                "precision", "recall", "f1", "roc_auc", "average_precision", "brier_score",
+                "expected_calibration_error")
+
+
+def render_html(store: Store, metrics: Table, *, split: str | None = "test",
+                dataset: str = "imdb") -> str:
+    """The page for ``metrics`` (a ``metrics_report`` table); curves are read from the views."""
     rows = [r for r in metrics.dicts() if r["n"]]
     if not rows:
         raise AsaasError("no predictions on labelled reviews to plot: run `asaas score` first")
@@ -187,14 +188,8 @@ def render_html(store: Store, *, split: str | None = "test", dataset: str = "imd
     ]
     confusions = [_confusion_svg(v["label"], v["tn"], v["fp"], v["fn"], v["tp"])
                   for v in versions]
-    shown = Table(["model", "version", "n", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
-                   "precision", "recall", "f1", "roc_auc", "average_precision", "brier_score",
-                   "expected_calibration_error"],
-                  [tuple(r[c] for c in ("model", "version", "n", "accuracy", "accuracy_ci_low",
-                                        "accuracy_ci_high", "precision", "recall", "f1",
-                                        "roc_auc", "average_precision", "brier_score",
-                                        "expected_calibration_error")) for r in rows])
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    shown = Table(list(PAGE_COLUMNS), [tuple(r[c] for c in PAGE_COLUMNS) for r in rows])
+    stamp = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     title = f"asaas report: {dataset} / {split or 'all'}"
     return (
         f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -209,9 +204,11 @@ def render_html(store: Store, *, split: str | None = "test", dataset: str = "imd
     )
 
 
-def write_html_report(store: Store, path: str | Path, **kwargs: Any) -> Path:
+def write_html_report(store: Store, path: str | Path, metrics: Table, *,
+                      split: str | None = "test", dataset: str = "imdb") -> Path:
     target = Path(path)
     if not target.parent.exists():
         raise AsaasError(f"cannot write {target}: folder {target.parent} does not exist")
-    target.write_text(render_html(store, **kwargs), encoding="utf-8")
+    target.write_text(render_html(store, metrics, split=split, dataset=dataset),
+                      encoding="utf-8")
     return target

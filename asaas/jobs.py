@@ -44,12 +44,12 @@ import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 import sqlalchemy as sa
 
+from asaas.clock import pid_alive, utcnow
 from asaas.errors import AsaasError
 from asaas.settings import Settings
 from asaas.store import Store, open_store
@@ -83,10 +83,6 @@ class StepResult:
     seconds: float
     counts: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def load_job(path: str | Path) -> Job:
@@ -177,18 +173,17 @@ def _step_report(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]
     fmt = step.get("format", "markdown")
     kwargs = {"split": step.get("split", "test"), "dataset": step.get("dataset", "imdb"),
               "models": step.get("models", ()), "latest": step.get("latest", False)}
+    table = metrics_report(store, **kwargs)
     if fmt == "html":
         from asaas.html_report import write_html_report
 
-        write_html_report(store, target, **kwargs)
-        rows = len(metrics_report(store, **kwargs).rows)
+        write_html_report(store, target, table, split=kwargs["split"],
+                          dataset=kwargs["dataset"])
     else:
-        table = metrics_report(store, **kwargs)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(format_table(table, fmt) + "\n", encoding="utf-8")
         tmp.replace(target)  # readers of the report never see half a file
-        rows = len(table.rows)
-    return {"path": str(target), "rows": rows}
+    return {"path": str(target), "rows": len(table.rows)}
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -211,7 +206,7 @@ class JobLock:
             self.fd = None
             return False
         os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"{os.getpid()} {socket.gethostname()} {_utcnow().isoformat()}\n"
+        os.write(self.fd, f"{os.getpid()} {socket.gethostname()} {utcnow().isoformat()}\n"
                  .encode())
         return True
 
@@ -237,14 +232,7 @@ def _close_stale_job_runs(conn: sa.Connection, name: str) -> None:
     rows = conn.execute(sa.select(job_runs.c.id, job_runs.c.host, job_runs.c.pid).where(
         job_runs.c.job_name == name, job_runs.c.status == "running")).fetchall()
     for run_id, run_host, pid in rows:
-        if run_host == host and pid:
-            try:
-                os.kill(pid, 0)
-                continue
-            except ProcessLookupError:
-                pass
-            except PermissionError:
-                continue
+        if run_host == host and pid and not pid_alive(pid):
             conn.execute(sa.update(job_runs).where(job_runs.c.id == run_id).values(
                 status="interrupted", error="process ended without finishing (killed?)"))
 
@@ -254,7 +242,7 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
     out = stream or sys.stderr
 
     def log(message: str) -> None:
-        out.write(f"{_utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {message}\n")
+        out.write(f"{utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {message}\n")
         out.flush()
 
     try:
@@ -284,7 +272,7 @@ def _run_locked(job: Job, url: str, settings: Settings, log: Callable[[str], Non
             run_id = next_id(conn, "job_runs_id_seq")
             conn.execute(sa.insert(job_runs).values(
                 id=run_id, job_name=job.name, job_file=str(job.path), status="running",
-                started_at=_utcnow(), host=socket.gethostname(), pid=os.getpid()))
+                started_at=utcnow(), host=socket.gethostname(), pid=os.getpid()))
     except AsaasError as exc:
         log(f"job {job.name}: cannot start: {exc}")
         return EXIT_STEP_FAILED
@@ -327,7 +315,7 @@ def _record(store: Store, run_id: int, status: str, results: list[StepResult],
     values: dict[str, Any] = {"status": status, "steps": json.dumps(steps, default=str),
                               "error": error}
     if exit_code is not None:
-        values.update(exit_code=exit_code, finished_at=_utcnow())
+        values.update(exit_code=exit_code, finished_at=utcnow())
     with store.transaction() as conn:
         conn.execute(sa.update(job_runs).where(job_runs.c.id == run_id).values(**values))
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from asaas.errors import AsaasError
 from asaas.models.registry import model_names
 from asaas.store import Store
+from asaas.store.sql import text_query
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -41,6 +42,11 @@ class Table:
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r)) for r in self.rows]
 
+    def select(self, columns: Sequence[str]) -> Table:
+        """The same rows with only ``columns``, in that order."""
+        idx = [self.columns.index(c) for c in columns]
+        return Table(list(columns), [tuple(r[i] for i in idx) for r in self.rows])
+
 
 def _check_models(store: Store, models: Sequence[str]) -> None:
     known = set(model_names(store))
@@ -48,14 +54,6 @@ def _check_models(store: Store, models: Sequence[str]) -> None:
     if unknown:
         have = ", ".join(sorted(known)) or "none yet"
         raise AsaasError(f"unknown model {', '.join(unknown)} (models: {have})")
-
-
-def _in_clause(prefix: str, values: Sequence[str], params: dict[str, Any]) -> str:
-    names = []
-    for i, v in enumerate(values):
-        params[f"{prefix}{i}"] = v
-        names.append(f":{prefix}{i}")
-    return ", ".join(names)
 
 
 def metrics_report(store: Store, *, split: str | None = "test", dataset: str = "imdb",
@@ -68,7 +66,8 @@ def metrics_report(store: Store, *, split: str | None = "test", dataset: str = "
         where.append("(split = :split OR split IS NULL)")
         params["split"] = split
     if models:
-        where.append(f"model IN ({_in_clause('m', models, params)})")
+        where.append("model IN :models")
+        params["models"] = list(models)
     if latest:
         where.append("is_latest")
     sql = (f"SELECT {', '.join(REPORT_COLUMNS)} FROM metrics WHERE {' AND '.join(where)} "
@@ -117,7 +116,7 @@ def query(store: Store, sql: str, params: dict[str, Any] | None = None) -> Table
     """Run one read-only statement; SQL errors become one-line messages."""
     with store.read_transaction() as conn:
         try:
-            result = conn.execute(sa.text(sql), params or {})
+            result = conn.execute(text_query(sql, params or {}), params or {})
         except sa.exc.DBAPIError as exc:
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise AsaasError(f"SQL error: {first}") from None
@@ -132,7 +131,8 @@ def query(store: Store, sql: str, params: dict[str, Any] | None = None) -> Table
 # -- formatting ----------------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
+def format_cell(value: Any) -> str:
+    """One value as text: floats to 4 decimals, None empty, dates ISO."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -166,7 +166,7 @@ def format_table(table: Table, fmt: str = "table", *, max_width: int = 80) -> st
         writer.writerow(table.columns)
         writer.writerows([["" if v is None else v for v in r] for r in table.rows])
         return buf.getvalue().rstrip("\n")
-    cells = [[_cell(v)[:max_width] for v in r] for r in table.rows]
+    cells = [[format_cell(v)[:max_width] for v in r] for r in table.rows]
     if fmt == "markdown":
         lines = ["| " + " | ".join(table.columns) + " |",
                  "|" + "|".join("---" for _ in table.columns) + "|"]

@@ -25,13 +25,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
+from asaas.clock import pid_alive, utcnow
 from asaas.errors import AsaasError, ConfigError
 from asaas.models import hf
 from asaas.models.hf import TRUNCATIONS
@@ -39,6 +39,7 @@ from asaas.models.registry import ModelVersion
 from asaas.progress import Progress
 from asaas.store import Store
 from asaas.store.ids import next_id
+from asaas.store.sql import text_query
 from asaas.store.schema import scoring_runs
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,6 @@ class Scored:
     n_tokens: list[int | None]
     truncated: list[bool | None]
     errors: dict[int, str] = field(default_factory=dict)  # position in chunk -> reason
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 # -- choosing a device -------------------------------------------------------------------------
@@ -173,8 +170,8 @@ class HFScorer:
             raise ConfigError(f"unknown quantization {options.quantize!r}; use int8")
         if options.quantize and self.device != "cpu":
             raise ConfigError("--quantize int8 is for CPU scoring; drop it or use --device cpu")
-        if self.device == "cpu":
-            torch.set_num_threads(options.threads or max(1, torch.get_num_threads()))
+        if self.device == "cpu" and options.threads:
+            torch.set_num_threads(options.threads)
         self.rule = labels.LabelRule.from_params(mv.params) if "label_rule" in mv.params else None
         self.tokenizer = hf.load_tokenizer(mv.artifact_uri)
         on_cuda = self.device.startswith("cuda")
@@ -320,25 +317,24 @@ def select_pending(store: Store, mv: ModelVersion, options: ScoreOptions
     where = ["r.dataset = :dataset"]
     params: dict[str, Any] = {"dataset": options.dataset, "mv": mv.id}
     if options.splits:
-        names = []
-        for i, split in enumerate(options.splits):
-            params[f"s{i}"] = split
-            names.append(f":s{i}")
-        where.append(f"r.split IN ({', '.join(names)})")
+        where.append("r.split IN :splits")
+        params["splits"] = list(options.splits)
     limit = ""
     if options.limit is not None:
         limit = "ORDER BY r.content_hash, r.id LIMIT :limit"
         params["limit"] = int(options.limit)
     selection = f"SELECT r.id, r.text FROM reviews r WHERE {' AND '.join(where)} {limit}"
+    count = text_query(f"SELECT count(*) FROM ({selection}) s", params)
+    pending = text_query(
+        f"SELECT s.id, s.text FROM ({selection}) s "
+        "WHERE NOT EXISTS (SELECT 1 FROM predictions p "
+        "                  WHERE p.review_id = s.id AND p.model_version_id = :mv) "
+        "AND NOT EXISTS (SELECT 1 FROM prediction_failures f "
+        "                WHERE f.review_id = s.id AND f.model_version_id = :mv) "
+        "ORDER BY s.id", params)
     with store.transaction() as conn:
-        total = conn.execute(sa.text(f"SELECT count(*) FROM ({selection}) s"), params).scalar()
-        rows = conn.execute(sa.text(
-            f"SELECT s.id, s.text FROM ({selection}) s "
-            "WHERE NOT EXISTS (SELECT 1 FROM predictions p "
-            "                  WHERE p.review_id = s.id AND p.model_version_id = :mv) "
-            "AND NOT EXISTS (SELECT 1 FROM prediction_failures f "
-            "                WHERE f.review_id = s.id AND f.model_version_id = :mv) "
-            "ORDER BY s.id"), params).fetchall()
+        total = conn.execute(count, params).scalar()
+        rows = conn.execute(pending, params).fetchall()
     return int(total or 0), [r[0] for r in rows], [r[1] for r in rows]
 
 
@@ -362,16 +358,6 @@ def check_selection(store: Store, options: ScoreOptions) -> None:
 # -- the run -----------------------------------------------------------------------------------
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
 def _close_stale_runs(conn: sa.Connection, mv: ModelVersion) -> None:
     """Mark runs of this version left 'running' by a process that no longer exists."""
     host = socket.gethostname()
@@ -379,7 +365,7 @@ def _close_stale_runs(conn: sa.Connection, mv: ModelVersion) -> None:
         scoring_runs.c.model_version_id == mv.id, scoring_runs.c.status == "running")).fetchall()
     for run_id, settings in rows:
         info = json.loads(settings or "{}")
-        if info.get("host") == host and info.get("pid") and not _pid_alive(int(info["pid"])):
+        if info.get("host") == host and info.get("pid") and not pid_alive(int(info["pid"])):
             conn.execute(sa.update(scoring_runs).where(scoring_runs.c.id == run_id).values(
                 status="interrupted", error="process ended without finishing (killed?)"))
 
@@ -407,7 +393,7 @@ class _Writer:
         pred: dict[str, list[Any]] = {k: [] for k in ("review_id", "prob_positive", "n_tokens",
                                                       "truncated")}
         failures: list[dict[str, Any]] = []
-        now = _now()
+        now = utcnow()
         for ids, s in self.buffer:
             for pos, review_id in enumerate(ids):
                 if pos in s.errors:
@@ -476,7 +462,7 @@ def score(
         conn.execute(sa.insert(scoring_runs).values(
             id=run_id, model_version_id=mv.id, job_run_id=job_run_id, dataset=options.dataset,
             splits=",".join(options.splits) if options.splits else None, device=scorer.device,
-            settings=json.dumps(settings), status="running", started_at=_now()))
+            settings=json.dumps(settings), status="running", started_at=utcnow()))
 
     writer = _Writer(store, mv, run_id, options)
     progress = Progress(len(ids), f"score {mv.label}", enabled=options.progress)
@@ -503,12 +489,12 @@ def score(
         finally:
             with store.transaction() as conn:
                 conn.execute(sa.update(scoring_runs).where(scoring_runs.c.id == run_id).values(
-                    status=status, finished_at=_now(), error=f"{type(exc).__name__}: {exc}"[:2000]))
+                    status=status, finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000]))
         raise
     progress.close()
     seconds = time.perf_counter() - t0
     with store.transaction() as conn:
         conn.execute(sa.update(scoring_runs).where(scoring_runs.c.id == run_id).values(
-            status="succeeded", finished_at=_now()))
+            status="succeeded", finished_at=utcnow()))
     return ScoreReport(mv.name, mv.version, run_id, total, total - len(ids), writer.scored,
                        writer.failed, writer.truncated, scorer.device, seconds)

@@ -14,12 +14,13 @@ import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 
+from asaas.clock import utcnow
 from asaas.errors import AsaasError, SourceError
 from asaas.ingest import readers
 from asaas.ingest.readers import ColumnNames, RawRows
@@ -172,10 +173,6 @@ class IngestReport:
         return self.already_present + sum(self.skipped.values())
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def _record_failure(store: Store, dataset: str, source: str, splits: list[str] | None,
                     started: datetime, t0: float, error: str) -> None:
     try:
@@ -183,7 +180,7 @@ def _record_failure(store: Store, dataset: str, source: str, splits: list[str] |
             conn.execute(sa.insert(ingest_runs).values(
                 id=next_id(conn, "ingest_runs_id_seq"), dataset=dataset, source=source,
                 splits=",".join(splits) if splits else None, status="failed",
-                started_at=started, finished_at=_now(), duration_s=time.perf_counter() - t0,
+                started_at=started, finished_at=utcnow(), duration_s=time.perf_counter() - t0,
                 error=error,
             ))
     except AsaasError:
@@ -202,7 +199,7 @@ def ingest(
     """Read ``source`` (a path, or the Hub dataset when None) into the ``reviews`` table."""
     if not dataset or not dataset.strip():
         raise SourceError("--dataset must not be empty; use e.g. --dataset imdb")
-    started, t0 = _now(), time.perf_counter()
+    started, t0 = utcnow(), time.perf_counter()
     label = source or f"hf:{DEFAULT_HF_DATASET}"
     try:
         if source is None:
@@ -254,7 +251,7 @@ def ingest(
             store.insert_arrow(conn, "reviews", table)
         duration = time.perf_counter() - t0
         conn.execute(sa.update(ingest_runs).where(ingest_runs.c.id == run_id).values(
-            finished_at=_now(), duration_s=duration))
+            finished_at=utcnow(), duration_s=duration))
     return IngestReport(
         dataset=dataset, source=label, run_id=run_id, rows_read=len(raw), inserted=len(keep),
         already_present=already, rejected=dict(prepared.rejected),

@@ -12,11 +12,12 @@ import json
 import platform
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from asaas.clock import utcnow
 from asaas.errors import AsaasError
 from asaas.store import Store
 from asaas.store.ids import next_id
@@ -53,10 +54,6 @@ class ModelVersion:
     @property
     def label(self) -> str:
         return f"{self.name} v{self.version}"
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def check_name(name: str) -> str:
@@ -159,7 +156,7 @@ def register(
             return register(store, name, kind=kind, artifact_uri=artifact_uri, params=params,
                             train_dataset=train_dataset, train_fingerprint=train_fingerprint,
                             metrics=metrics, description=description, conn=own)
-    now = _now()
+    now = utcnow()
     model_id = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar()
     if model_id is None:
         model_id = next_id(conn, "models_id_seq")
