@@ -321,7 +321,7 @@ def read_table_files(
     source: str,
 ) -> RawRows:
     rows = RawRows()
-    per_file: list[tuple[Path, list[str], dict[str, list[Any]], list[tuple[int, str]]]] = []
+    per_file = []
     for file in files:
         kind = _table_kind(file)
         bad: list[tuple[int, str]] = []
@@ -331,33 +331,30 @@ def read_table_files(
             names, data = _read_csv(file, "\t" if kind == "tsv" else ",")
         else:
             names, data, bad = _read_jsonl(file)
-        per_file.append((file, names, data, bad))
+        # Each row's split, decided once: its split column, else the file name, else the default.
+        stem = file.name.split(".")[0].lower()
+        file_split = stem if stem in KNOWN_SPLITS else default_split
         split_col = _pick(names, None, SPLIT_COLUMNS, "split", str(file), "", False)
-        if split_col:
-            rows.available_splits.update(str(s) for s in data[split_col] if s is not None)
-        else:
-            stem = file.name.split(".")[0].lower()
-            rows.available_splits.add(stem if stem in KNOWN_SPLITS else default_split)
+        n = len(next(iter(data.values()), []))
+        row_splits = ([file_split if v is None else str(v) for v in data[split_col]]
+                      if split_col else [file_split] * n)
+        rows.available_splits.update(row_splits)
+        if not split_col:
+            rows.available_splits.add(file_split)
+        per_file.append((file, names, data, bad, file_split, row_splits))
     check_splits(splits, rows.available_splits, source)
 
-    for file, names, data, bad in per_file:
+    for file, names, data, bad, file_split, row_splits in per_file:
         text_col = _pick(names, columns.text, TEXT_COLUMNS, "text", str(file), "--text-column",
                          True)
         label_col = _pick(names, columns.label, LABEL_COLUMNS, "label", str(file),
                           "--label-column", False)
         id_col = _pick(names, columns.id, ID_COLUMNS, "id", str(file), "--id-column", False)
         rating_col = _pick(names, None, RATING_COLUMNS, "rating", str(file), "", False)
-        split_col = _pick(names, None, SPLIT_COLUMNS, "split", str(file), "", False)
-        stem = file.name.split(".")[0].lower()
-        file_split = stem if stem in KNOWN_SPLITS else default_split
-        n = len(data[text_col])
-        none = [None] * n
+        none = [None] * len(row_splits)
         texts, labels = data[text_col], data[label_col] if label_col else none
         ids, ratings = data[id_col] if id_col else none, data[rating_col] if rating_col else none
-        split_values = data[split_col] if split_col else None
-        for i in range(n):
-            split = str(split_values[i]) if split_values and split_values[i] is not None \
-                else file_split
+        for i, split in enumerate(row_splits):
             if splits and split not in splits:
                 continue
             rows.add(texts[i], labels[i], ids[i], ratings[i], split, f"{file.name}:{i + 1}")
