@@ -48,9 +48,11 @@ test: setup chromium
 	$(BIN)/python -m pytest -q
 
 bench: setup
+	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/write_bench.py
 	$(BIN)/python bench/score_bench.py --model-dir minilm-random --reviews 300 --int8
+	$(BIN)/python bench/train_bench.py --model-dir minilm-random --reviews 128 --max-length 256
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/reader_wait_bench.py --chunks 60
 

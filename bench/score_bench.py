@@ -29,27 +29,7 @@ from asaas.models.registry import register_hf
 from asaas.scoring import ScoreOptions, score, select_pending
 from asaas.store import open_store
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MINILM = SHARED / "models" / "all-MiniLM-L6-v2-bf16"
-
-
-def build_random(kind: str, target: Path) -> Path:
-    import torch
-    from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer,
-                              DistilBertConfig, DistilBertForSequenceClassification)
-
-    labels = {"id2label": {0: "NEGATIVE", 1: "POSITIVE"},
-              "label2id": {"NEGATIVE": 0, "POSITIVE": 1}}
-    torch.manual_seed(0)
-    if kind == "minilm-random":
-        config = AutoConfig.from_pretrained(MINILM, num_labels=2, **labels)
-        model = AutoModelForSequenceClassification.from_config(config)
-    else:  # distilbert-base-uncased's shape: 6 layers, hidden 768, 66M parameters
-        model = DistilBertForSequenceClassification(DistilBertConfig(**labels))
-    model.save_pretrained(target)
-    AutoTokenizer.from_pretrained(MINILM).save_pretrained(target)
-    return target
-
+from _models import SHARED, device_name, model_dir_for
 
 def notebook_way(model_dir: str, texts: list[str], device: str) -> tuple[np.ndarray, float]:
     import pandas as pd
@@ -95,13 +75,14 @@ def main() -> None:
     parser.add_argument("--int8", action="store_true", help="also time --quantize int8 (CPU)")
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--skip-notebook", action="store_true")
+    parser.add_argument("--notebook-reviews", type=int, default=None,
+                        help="run the notebook's way on only the first N of the same reviews "
+                             "(its rate is compared; it is slow on a GPU at batch size 1)")
     parser.add_argument("--json", default=None, help="write the figures to this file too")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model_dir
-        if model_dir in ("minilm-random", "distilbert-random"):
-            model_dir = str(build_random(model_dir, Path(tmp) / model_dir))
+        model_dir = model_dir_for(args.model_dir, Path(tmp))
         store = open_store(str(Path(tmp) / "bench.duckdb"))
         ingest(store, args.source, splits=["test"])
         mv_probe = register_hf(store, "probe", model_dir)
@@ -111,38 +92,38 @@ def main() -> None:
         labels = np.array([truth[i] for i in ids])
         results: dict[str, dict] = {}
 
-        def record(name: str, probs: np.ndarray, seconds: float) -> None:
-            results[name] = {"seconds": round(seconds, 2),
-                             "reviews_per_s": round(len(ids) / seconds, 1),
-                             "accuracy": round(float(np.mean((probs >= 0.5) == labels)), 4)}
+        def record(name: str, probs: np.ndarray, seconds: float, k: int | None = None) -> None:
+            k = k or len(ids)
+            results[name] = {"reviews": k, "seconds": round(seconds, 2),
+                             "reviews_per_s": round(k / seconds, 1),
+                             "accuracy": round(float(np.mean((probs >= 0.5) == labels[:k])), 4)}
 
         probs, secs = asaas_way(store, "asaas-fp32", model_dir, args.reviews, args.device, None,
                                 args.batch_tokens)
         fp32 = np.array([probs[i] for i in ids])
-        record("asaas fp32", fp32, secs)
+        main_name = "asaas fp32" if args.device == "cpu" else "asaas bf16"  # autocast on CUDA
+        record(main_name, fp32, secs)
         if args.int8:
             probs, secs = asaas_way(store, "asaas-int8", model_dir, args.reviews, "cpu", "int8",
                                     args.batch_tokens)
             record("asaas int8", np.array([probs[i] for i in ids]), secs)
         if not args.skip_notebook:
-            nb_probs, secs = notebook_way(model_dir, texts, args.device)
-            record("notebook pipeline", nb_probs, secs)
+            k = min(args.notebook_reviews or len(texts), len(texts))
+            nb_probs, secs = notebook_way(model_dir, texts[:k], args.device)
+            record("notebook pipeline", nb_probs, secs, k)
             results["notebook pipeline"]["max_abs_diff_vs_asaas_fp32"] = float(
-                np.max(np.abs(nb_probs - fp32)))
+                np.max(np.abs(nb_probs - fp32[:k])))
 
-    device = args.device
-    if device == "cuda":
-        import torch
-
-        device = torch.cuda.get_device_name(0)
+    device = device_name(args.device)
     print(f"{args.reviews:,} IMDB test reviews, model {args.model_dir}, device {device}")
     base = results.get("notebook pipeline")
     for name, r in results.items():
         ratio = f"{r['reviews_per_s'] / base['reviews_per_s']:.2f}x" if base else "-"
-        print(f"  {name:18s} {r['seconds']:8.2f} s  {r['reviews_per_s']:8.1f} reviews/s  "
+        print(f"  {name:18s} {r['reviews']:6,} reviews {r['seconds']:8.2f} s  "
+              f"{r['reviews_per_s']:8.1f} reviews/s  "
               f"accuracy {r['accuracy']:.4f}  vs notebook {ratio}")
     if "asaas int8" in results:
-        cost = results["asaas fp32"]["accuracy"] - results["asaas int8"]["accuracy"]
+        cost = results[main_name]["accuracy"] - results["asaas int8"]["accuracy"]
         print(f"  int8 accuracy cost: {100 * cost:.2f} points")
     if args.json:
         Path(args.json).write_text(json.dumps({"device": device, "reviews": args.reviews,

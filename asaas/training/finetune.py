@@ -38,6 +38,7 @@ from asaas.training.data import load_training_data
 
 DEFAULT_BASE = "distilbert-base-uncased"
 POOL_BATCHES = 50
+LOSS_READ_EVERY = 16  # steps between reads of the loss off the device
 
 
 @dataclass
@@ -189,6 +190,7 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
         progress = Progress(len(batches) - first, f"train {opts.name} epoch {epoch + 1}",
                             unit="batches", stream=out, enabled=opts.progress)
         epoch_loss, epoch_n = 0.0, 0
+        pending: list[tuple[Any, int]] = []
         for step in range(first, len(batches)):
             batch = batches[step]
             width = max(lengths[i] for i in batch)
@@ -210,15 +212,22 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            value = float(loss.detach())
-            loss_ema = value if loss_ema is None else 0.98 * loss_ema + 0.02 * value
-            epoch_loss += value * len(batch)
-            epoch_n += len(batch)
+            # Reading the loss each step would make the CPU wait for the GPU every step, so
+            # losses stay on the device and are read in groups (always on a checkpoint).
+            pending.append((loss.detach(), len(batch)))
             seen_rows += len(batch)
             seen_tokens += sum(lengths[i] for i in batch)
-            progress.label = f"train {opts.name} epoch {epoch + 1} loss {loss_ema:.4f}"
+            due = time.perf_counter() - last_ckpt >= opts.checkpoint_minutes * 60
+            if len(pending) >= LOSS_READ_EVERY or due or step == len(batches) - 1:
+                values = torch.stack([v for v, _ in pending]).float().tolist()
+                for value, (_, n) in zip(values, pending):
+                    loss_ema = value if loss_ema is None else 0.98 * loss_ema + 0.02 * value
+                    epoch_loss += value * n
+                    epoch_n += n
+                pending.clear()
+                progress.label = f"train {opts.name} epoch {epoch + 1} loss {loss_ema:.4f}"
             progress.update(1)
-            if time.perf_counter() - last_ckpt >= opts.checkpoint_minutes * 60:
+            if due:
                 save_checkpoint(epoch, step + 1)
                 last_ckpt = time.perf_counter()
         progress.close()
