@@ -134,6 +134,11 @@ def test_resume_continues_mid_epoch_to_the_same_weights(invoke, db_path, learnab
     w1, w2 = _weights(straight.artifact_uri), _weights(resumed.artifact_uri)
     assert all(torch.allclose(w1[k], w2[k], atol=1e-6) for k in w1)
     assert not list((home / "checkpoints").glob("ft-*/state.pt"))
+    # the resumed run reports the whole run (both epochs' losses, every row), not only its part
+    assert [h["epoch"] for h in resumed.metrics["history"]] == [1, 2]
+    for a, b in zip(straight.metrics["history"], resumed.metrics["history"]):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], abs=1e-6)
+    assert resumed.metrics["rows_seen"] == straight.metrics["rows_seen"] == 2 * 64
 
 
 # -- bad input ------------------------------------------------------------------------------------

@@ -160,6 +160,9 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
 
     ckpt_dir = home / "checkpoints" / f"{opts.name}-{recipe_key}"
     start_epoch, start_step, history = 0, 0, []
+    # Running totals a checkpoint carries, so that a resumed run reports the whole run's loss,
+    # rows, tokens and training time, not only the part after the resume.
+    totals = {"epoch_loss": 0.0, "epoch_n": 0, "seen_rows": 0, "seen_tokens": 0, "elapsed": 0.0}
     if opts.resume and (ckpt_dir / "state.pt").is_file():
         state = torch.load(ckpt_dir / "state.pt", map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
@@ -167,6 +170,9 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch, start_step, history = state["epoch"], state["step"], state["history"]
+        totals.update(state.get("totals", {}))
+        if start_step == 0:  # saved at an epoch's end: the next epoch starts from nothing
+            totals.update(epoch_loss=0.0, epoch_n=0)
         out.write(f"resuming {opts.name} from epoch {start_epoch + 1}, step {start_step} "
                   f"({ckpt_dir})\n")
     elif opts.resume:
@@ -177,19 +183,24 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
         tmp = ckpt_dir / "state.pt.tmp"
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                    "epoch": epoch, "step": step, "history": history}, tmp)
+                    "epoch": epoch, "step": step, "history": history,
+                    "totals": {"epoch_loss": epoch_loss, "epoch_n": epoch_n,
+                               "seen_rows": seen_rows, "seen_tokens": seen_tokens,
+                               "elapsed": totals["elapsed"] + time.perf_counter() - t_train}},
+                   tmp)
         tmp.replace(ckpt_dir / "state.pt")  # atomic: a kill mid-save keeps the previous one
 
     t_train = time.perf_counter()
     last_ckpt = t_train
-    seen_tokens = seen_rows = 0
+    seen_rows, seen_tokens = totals["seen_rows"], totals["seen_tokens"]
     loss_ema: float | None = None
     for epoch in range(start_epoch, opts.epochs):
         batches = length_grouped_batches(lengths, opts.batch_size, opts.seed, epoch)
         first = start_step if epoch == start_epoch else 0
         progress = Progress(len(batches) - first, f"train {opts.name} epoch {epoch + 1}",
                             unit="batches", stream=out, enabled=opts.progress)
-        epoch_loss, epoch_n = 0.0, 0
+        epoch_loss, epoch_n = ((totals["epoch_loss"], totals["epoch_n"])
+                               if epoch == start_epoch else (0.0, 0))
         pending: list[tuple[Any, int]] = []
         for step in range(first, len(batches)):
             batch = batches[step]
@@ -235,9 +246,9 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
         save_checkpoint(epoch + 1, 0)
         out.write(f"epoch {epoch + 1}: mean train loss {history[-1]['train_loss']:.4f}\n")
 
-    seconds = time.perf_counter() - t_train
+    seconds = totals["elapsed"] + time.perf_counter() - t_train
     metrics = {
-        "train_rows": len(data), "train_seconds": round(seconds, 1),
+        "train_rows": len(data), "rows_seen": seen_rows, "train_seconds": round(seconds, 1),
         "tokenize_seconds": round(tok_seconds, 1),
         "rows_per_second": round(seen_rows / seconds, 2) if seconds else None,
         "tokens_per_second": round(seen_tokens / seconds, 1) if seconds else None,
