@@ -158,16 +158,17 @@ def db() -> None:
 @_fail_cleanly
 def db_upgrade(revision: str, db_url: str | None) -> None:
     """Upgrade the database schema to the latest revision (creates a new database)."""
-    from asaas.views import install_views
+    from asaas.store import migrate
+    from asaas.views import view_names
 
     store = _open(db_url, check_schema=False)
-    before, after = store.upgrade(revision)
+    before, after = store.upgrade(revision)  # drops the views, migrates, rebuilds them at head
     if before == after:
         click.echo(f"database already at revision {after}")
     else:
         click.echo(f"upgraded database from {before or 'empty'} to {after}")
-    views = install_views(store)
-    click.echo(f"installed {len(views)} views from sql/")
+    if after == migrate.head_revision():
+        click.echo(f"installed {len(view_names())} views from sql/")
 
 
 @db.command("current")

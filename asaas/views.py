@@ -1,14 +1,18 @@
 """SQL views: install ``sql/*.sql`` (one view per file, in file-name order) into a database.
 
 The views are plain SQL that DuckDB runs, kept to what PostgreSQL also accepts, so anyone can
-query them from the ``duckdb`` CLI or any SQL client. ``asaas db upgrade`` and
-``asaas views install`` (re)install them with ``CREATE OR REPLACE VIEW``.
+query them from the ``duckdb`` CLI or any SQL client. Every migration drops them first and
+rebuilds them when the schema reaches head (``migrations/env.py``), so a new database, ``asaas db
+upgrade`` and plain ``alembic upgrade head`` all end with current views; ``asaas views install``
+rebuilds them on their own.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from asaas.errors import DatabaseError
 from asaas.store import Store
@@ -34,19 +38,30 @@ def view_names() -> list[str]:
     return names
 
 
+def drop_views(conn: sa.Connection) -> None:
+    """Drop asaas' views, dependents first. PostgreSQL refuses to drop or alter a table that a
+    view reads, so migrations run with the views gone (they are rebuilt from sql/ at head)."""
+    for name in reversed(view_names()):
+        conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}")
+
+
+def create_views(conn: sa.Connection) -> list[str]:
+    """(Re)create every view on ``conn``; returns their names in install order."""
+    # Dropping first matters on PostgreSQL, whose CREATE OR REPLACE cannot change a view's
+    # columns; DuckDB would replace them in place.
+    drop_views(conn)
+    installed = []
+    for path in view_files():
+        text = path.read_text(encoding="utf-8")
+        if conn.dialect.paramstyle in ("format", "pyformat"):
+            text = text.replace("%", "%%")  # psycopg reads a bare % as a placeholder
+        conn.exec_driver_sql(text)
+        match = _VIEW_NAME.search(text)
+        installed.append(match.group(1) if match else path.stem)
+    return installed
+
+
 def install_views(store: Store) -> list[str]:
     """(Re)create every view in one transaction; returns their names in install order."""
-    installed = []
     with store.transaction() as conn:
-        # Dependent views must go first on PostgreSQL, whose CREATE OR REPLACE cannot change
-        # a view's columns; DuckDB would replace them in place.
-        for name in reversed(view_names()):
-            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}")
-        for path in view_files():
-            text = path.read_text(encoding="utf-8")
-            if conn.dialect.paramstyle in ("format", "pyformat"):
-                text = text.replace("%", "%%")  # psycopg reads a bare % as a placeholder
-            conn.exec_driver_sql(text)
-            match = _VIEW_NAME.search(text)
-            installed.append(match.group(1) if match else path.stem)
-    return installed
+        return create_views(conn)

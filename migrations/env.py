@@ -15,9 +15,16 @@ import asaas.store.migrate  # noqa: F401  (registers Alembic's DuckDB dialect su
 def _run(connection) -> None:
     from asaas.store.schema import metadata
 
+    from asaas.views import create_views, drop_views
+
     context.configure(connection=connection, target_metadata=metadata)
     with context.begin_transaction():
+        # The views in sql/ read the tables and are written for the head schema: drop them so
+        # that PostgreSQL lets migrations drop and alter tables, and rebuild them at head.
+        drop_views(connection)
         context.run_migrations()
+        if context.get_context().get_current_revision() == context.script.get_current_head():
+            create_views(connection)
 
 
 def run_migrations_online() -> None:

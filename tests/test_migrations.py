@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from asaas.errors import SchemaError
 from asaas.store import Store, migrate, open_store
 from asaas.store.schema import metadata
+from asaas.views import view_names
 
 
 def _type_name(name: str) -> str:
@@ -23,8 +24,10 @@ def _duckdb_columns(path) -> dict[str, dict[str, tuple[bool, str]]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
         rows = con.execute(
-            "SELECT table_name, column_name, is_nullable, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'main' AND table_name <> 'alembic_version'"
+            "SELECT c.table_name, c.column_name, c.is_nullable, c.data_type "
+            "FROM information_schema.columns c JOIN information_schema.tables t "
+            "USING (table_schema, table_name) WHERE c.table_schema = 'main' "
+            "AND t.table_type = 'BASE TABLE' AND c.table_name <> 'alembic_version'"
         ).fetchall()
     finally:
         con.close()
@@ -56,14 +59,26 @@ def test_empty_to_head_tables_match_schema(db_path):
         assert actual[table] == cols, f"table {table} differs from asaas/store/schema.py"
 
 
+def _duckdb_views(path) -> set[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() "
+                                          "WHERE NOT internal").fetchall()}
+    finally:
+        con.close()
+
+
 def test_downgrade_to_base_and_back(db_path):
     store = Store(str(db_path))
     store.upgrade()
+    assert _duckdb_views(db_path) == set(view_names())  # views are rebuilt at head
     with store.transaction() as conn:
         migrate.downgrade(conn, "base")
     assert _duckdb_columns(db_path) == {}
+    assert _duckdb_views(db_path) == set()  # no view left reading dropped tables
     store.upgrade()
     assert store.current_revision() == migrate.head_revision()
+    assert _duckdb_views(db_path) == set(view_names())
 
 
 def test_new_database_is_created_at_head(db_path):

@@ -272,8 +272,6 @@ class Store:
 def open_store(url: str, *, busy_timeout_s: float = 30.0, check_schema: bool = True) -> Store:
     """Open a store; a brand-new database is created at head, an old one must be upgraded."""
     store = Store(url, busy_timeout_s=busy_timeout_s)
-    if check_schema and store.ensure_schema():
-        from asaas.views import install_views  # views build on the tables: install with them
-
-        install_views(store)
+    if check_schema:
+        store.ensure_schema()  # a new database is migrated to head, views included
     return store
