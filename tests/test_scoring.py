@@ -205,6 +205,32 @@ def test_a_failing_review_is_recorded_and_the_run_goes_on(scored_store, tiny_ber
     assert again.run_id is None  # failed reviews are not retried forever
 
 
+def test_out_of_memory_halves_the_budget_and_loses_nothing(scored_store, tiny_bert,
+                                                            monkeypatch):
+    """A batch that runs out of memory is split and retried at half the token budget; every
+    review still gets the probability it gets when scored alone, in the right place."""
+    mv = register_hf(scored_store, "tiny", str(tiny_bert))
+    _, ids, texts = select_pending(scored_store, mv, ScoreOptions())
+    real_forward = HFScorer._forward
+    widths: list[int] = []
+
+    def forward(self, seqs):
+        cells = len(seqs) * max(len(s) for s in seqs)
+        if cells > 300:  # pretend the device holds only 300 tokens at once
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        widths.append(cells)
+        return real_forward(self, seqs)
+
+    scorer = HFScorer(mv, ScoreOptions(max_length=64, batch_tokens=4096))
+    monkeypatch.setattr(HFScorer, "_forward", forward)
+    result = scorer.run(scorer.prepare(texts))
+    monkeypatch.setattr(HFScorer, "_forward", real_forward)
+    assert not result.errors and not np.isnan(result.prob_positive).any()
+    assert scorer.batch_tokens < 4096 and max(widths) <= 300
+    singles = np.array([scorer.run(scorer.prepare([t])).prob_positive[0] for t in texts])
+    assert np.allclose(result.prob_positive, singles, atol=1e-5)
+
+
 def test_reversed_label_ids_are_respected(scored_store, tmp_path, db_path):
     model_dir = build_tiny_classifier(tmp_path / "reversed", id2label={0: "POSITIVE",
                                                                         1: "NEGATIVE"})
