@@ -29,36 +29,42 @@ def view_files() -> list[Path]:
     return files
 
 
-def view_names() -> list[str]:
-    names = []
+def _views() -> list[tuple[str, str]]:
+    """(name, SQL) of every view, in install order; each file is read once."""
+    views = []
     for path in view_files():
-        match = _VIEW_NAME.search(path.read_text(encoding="utf-8"))
-        if match:
-            names.append(match.group(1))
-    return names
+        text = path.read_text(encoding="utf-8")
+        match = _VIEW_NAME.search(text)
+        views.append((match.group(1) if match else path.stem, text))
+    return views
+
+
+def view_names() -> list[str]:
+    return [name for name, _ in _views()]
+
+
+def _drop(conn: sa.Connection, names: list[str]) -> None:
+    for name in reversed(names):  # dependents first
+        conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}")
 
 
 def drop_views(conn: sa.Connection) -> None:
     """Drop asaas' views, dependents first. PostgreSQL refuses to drop or alter a table that a
     view reads, so migrations run with the views gone (they are rebuilt from sql/ at head)."""
-    for name in reversed(view_names()):
-        conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}")
+    _drop(conn, view_names())
 
 
 def create_views(conn: sa.Connection) -> list[str]:
     """(Re)create every view on ``conn``; returns their names in install order."""
+    views = _views()
     # Dropping first matters on PostgreSQL, whose CREATE OR REPLACE cannot change a view's
     # columns; DuckDB would replace them in place.
-    drop_views(conn)
-    installed = []
-    for path in view_files():
-        text = path.read_text(encoding="utf-8")
+    _drop(conn, [name for name, _ in views])
+    for _, text in views:
         if conn.dialect.paramstyle in ("format", "pyformat"):
             text = text.replace("%", "%%")  # psycopg reads a bare % as a placeholder
         conn.exec_driver_sql(text)
-        match = _VIEW_NAME.search(text)
-        installed.append(match.group(1) if match else path.stem)
-    return installed
+    return [name for name, _ in views]
 
 
 def install_views(store: Store) -> list[str]:

@@ -155,14 +155,13 @@ class Store:
         with self.transaction() as conn:
             return migrate.current_revision(conn)
 
-    def ensure_schema(self) -> bool:
-        """Create a brand-new database at head (returns True); refuse one that is behind or
-        not asaas'."""
+    def ensure_schema(self) -> None:
+        """Create a brand-new database at head; refuse one that is behind or not asaas'."""
         head = migrate.head_revision()
         with self.transaction() as conn:
             current = migrate.current_revision(conn)
             if current == head:
-                return False
+                return
             if current is None:
                 existing = set(sa.inspect(conn).get_table_names()) if not self.is_duckdb else (
                     self._duckdb_tables(conn)
@@ -174,7 +173,7 @@ class Store:
                         "but no migration record; it was not created by asaas"
                     )
                 migrate.upgrade(conn, "head")
-                return True
+                return
         known = self._known_revisions()
         if current in known:
             raise SchemaError(

@@ -260,8 +260,8 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
               f"tokens/s) on {metrics['device']}\n")
     params = {**{k: v for k, v in asdict(opts).items()
                  if k not in ("resume", "progress", "skip_existing")},
-              "recipe_key": recipe_key, "max_length": max_length, "label_rule": "binary", "label_weights": [0.0, 1.0],
-              "positive_index": 1, "negative_index": 0,
+              "recipe_key": recipe_key, "max_length": max_length, "label_rule": "binary",
+              "label_weights": [0.0, 1.0], "positive_index": 1, "negative_index": 0,
               "label_description": "positive = POSITIVE"}
     model.eval()
     with staged_artifact(home, opts.name) as (tmp, commit):
