@@ -90,7 +90,7 @@ def test_new_database_is_created_at_head(db_path):
 def test_database_behind_head_is_refused(db_path, monkeypatch):
     open_store(str(db_path))
     monkeypatch.setattr(migrate, "head_revision", lambda: "9999")
-    monkeypatch.setattr(Store, "_known_revisions", staticmethod(lambda: {"0001", "9999"}))
+    monkeypatch.setattr(Store, "_known_revisions", staticmethod(lambda: {"0001", "0002", "9999"}))
     with pytest.raises(SchemaError, match="asaas db upgrade"):
         open_store(str(db_path))
 
@@ -115,8 +115,26 @@ def test_db_commands(invoke, db_path):
     result = invoke("db", "current")
     assert result.exit_code == 0 and "revision none" in result.output
     result = invoke("db", "upgrade")
-    assert result.exit_code == 0 and "upgraded database from empty to 0001" in result.output
+    assert result.exit_code == 0 and "upgraded database from empty to 0002" in result.output
     result = invoke("db", "upgrade")
-    assert "already at revision 0001" in result.output
+    assert "already at revision 0002" in result.output
     result = invoke("db", "current")
     assert "up to date" in result.output
+
+
+def test_downgrade_to_0001_and_back_keeps_data(db_path):
+    """DuckDB cannot drop columns of referenced tables: 0002's downgrade leaves them, and the
+    upgrade after it adds only what is missing, without losing rows."""
+    store = Store(str(db_path))
+    store.upgrade()
+    with store.transaction() as conn:
+        conn.execute(sa.text("INSERT INTO products (source, external_id, created_at) "
+                             "VALUES ('steam', '1', now())"))
+        migrate.downgrade(conn, "0001")
+    assert "events" not in _duckdb_columns(db_path)
+    store.upgrade()
+    cols = _duckdb_columns(db_path)
+    assert {"language", "early_access", "developer_response"} <= set(cols["reviews"])
+    assert "events" in cols
+    with store.transaction() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM products")).scalar() == 1

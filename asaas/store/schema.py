@@ -44,6 +44,7 @@ SEQUENCES = (
     "model_versions_id_seq",
     "job_runs_id_seq",
     "scoring_runs_id_seq",
+    "events_id_seq",
 )
 
 products = sa.Table(
@@ -91,9 +92,15 @@ reviews = sa.Table(
     sa.Column("product_id", sa.BigInteger, sa.ForeignKey("products.id"), nullable=True),
     sa.Column("reviewed_at", sa.DateTime, nullable=True),
     sa.Column("ingest_run_id", sa.BigInteger, sa.ForeignKey("ingest_runs.id"), nullable=False),
+    # Added in 0002, for time-stamped product reviews (Steam and alike).
+    sa.Column("language", sa.String(32), nullable=True),  # as the source names it: english...
+    sa.Column("early_access", sa.Boolean, nullable=True),  # written during early access
+    sa.Column("developer_response", sa.Text, nullable=True),
+    sa.Column("developer_responded_at", sa.DateTime, nullable=True),
     sa.UniqueConstraint("dataset", "external_id", name="uq_reviews_dataset_external_id"),
 )
 sa.Index("ix_reviews_dataset_split", reviews.c.dataset, reviews.c.split)
+sa.Index("ix_reviews_product_time", reviews.c.product_id, reviews.c.reviewed_at)
 
 models = sa.Table(
     "models",
@@ -118,6 +125,14 @@ model_versions = sa.Table(
     sa.Column("metrics", sa.Text, nullable=True),  # JSON: training-time metrics
     sa.Column("environment", sa.Text, nullable=True),  # JSON: library versions, device
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # Added in 0002: JSON {relative file path: sha256} of the artifact, checked before loading.
+    sa.Column("artifact_sha256", sa.Text, nullable=True),
+    sa.Column("train_split", sa.String(32), nullable=True),
+    # The scoring recipe: every prediction of this version is made with these settings
+    # (NULL for models without a token limit, such as scikit-learn pipelines).
+    sa.Column("max_length", sa.Integer, nullable=True),
+    sa.Column("truncation", sa.String(16), nullable=True),
+    sa.Column("quantize", sa.String(16), nullable=True),
     sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
 )
 
@@ -187,4 +202,18 @@ prediction_failures = sa.Table(
     sa.Column("scoring_run_id", sa.BigInteger, sa.ForeignKey("scoring_runs.id"), nullable=False),
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("failed_at", sa.DateTime, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    _id_column("events_id_seq"),
+    sa.Column("product_id", sa.BigInteger, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # release, patch, price, response...
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # manual | import | derived
+    sa.Column("details", sa.Text, nullable=True),  # JSON
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("product_id", "kind", "occurred_at", name="uq_events_product_kind_time"),
 )
