@@ -1,0 +1,16 @@
+"""The ``asaas`` command line: parse options, call the library, print.
+
+Each command group lives in its own module; importing them registers their commands on ``cli``.
+"""
+
+from __future__ import annotations
+
+from asaas.cli import db, ingest, jobs, models, reports, score, train  # noqa: F401 (registers)
+from asaas.cli.base import cli
+
+
+def main() -> None:
+    cli(prog_name="asaas")
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,85 @@
+"""Shared pieces of the command line: the ``asaas`` group, error handling and common options.
+
+No logic lives in the CLI. Library errors (``AsaasError``) become one-line messages with exit
+code 1; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from asaas import __version__
+from asaas.errors import AsaasError
+from asaas.settings import Settings
+
+
+def fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the project's own errors into click's one-line ``Error: ...`` output."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AsaasError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--db URL`` on every command that touches the database (default: ASAAS_DB or
+    ./asaas.duckdb)."""
+    return click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        default=None,
+        help="Database: a SQLAlchemy URL or a DuckDB file path "
+        "[env ASAAS_DB; default ./asaas.duckdb].",
+    )(func)
+
+
+
+def open_db(db_url: str | None, *, check_schema: bool = True) -> Any:
+    """The store for ``--db`` (or ASAAS_DB); a brand-new database is created at head."""
+    from asaas.store import open_store
+
+    settings = Settings()
+    return open_store(
+        db_url or settings.db_url,
+        busy_timeout_s=settings.busy_timeout_s,
+        check_schema=check_schema,
+    )
+
+
+def model_home(store: Any) -> Path:
+    """Where model artifacts of this database live (ASAAS_HOME)."""
+    return Settings().model_home(store.url)
+
+
+def split_list(values: tuple[str, ...]) -> list[str] | None:
+    """``--split a,b --split c`` -> ["a", "b", "c"]; nothing -> None."""
+    out = [s.strip() for v in values for s in v.split(",") if s.strip()]
+    return out or None
+
+
+def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--format table|markdown|csv|json`` for commands that print a table."""
+    return click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
+                        default="table", show_default=True, help="Output format.")(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="asaas")
+def cli() -> None:
+    """asaas: score customer reviews for sentiment in batch and keep every prediction in SQL.
+
+    Typical flow: `asaas ingest` -> `asaas train` -> `asaas score` -> `asaas report`.
+    The database defaults to ./asaas.duckdb; use --db or ASAAS_DB for another.
+    """
+

@@ -1,0 +1,98 @@
+"""`asaas views`, `report`, `disagreements` and `sql`: read the predictions."""
+
+from __future__ import annotations
+
+import click
+
+from asaas.cli.base import cli, db_option, fail_cleanly, format_option, open_db
+
+
+@cli.group()
+def views() -> None:
+    """Manage the SQL views in sql/ (metrics, curves, disagreements...)."""
+
+
+@views.command("install")
+@db_option
+@fail_cleanly
+def views_install(db_url: str | None) -> None:
+    """(Re)install every view from sql/ with CREATE OR REPLACE VIEW."""
+    from asaas.views import install_views
+
+    names = install_views(open_db(db_url))
+    click.echo(f"installed {len(names)} views: {', '.join(names)}")
+
+
+COMPACT_COLUMNS = ("model", "version", "split", "n", "accuracy", "accuracy_ci_low",
+                   "accuracy_ci_high", "f1", "roc_auc", "roc_auc_ci_low", "roc_auc_ci_high",
+                   "average_precision", "brier_score", "expected_calibration_error", "reason")
+
+
+@cli.command()
+@click.option("--split", default="test", show_default=True, help="Split to report, or all.")
+@click.option("--dataset", default="imdb", show_default=True, help="Dataset to report.")
+@click.option("--model", "models", multiple=True, metavar="NAME",
+              help="Only these models (repeatable). Default: every model.")
+@click.option("--latest", is_flag=True, help="Only the latest version of each model.")
+@click.option("--full", is_flag=True, help="All metric columns in table/markdown output "
+              "(csv and json always have them).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a self-contained HTML report with plots to this file.")
+@format_option
+@db_option
+@fail_cleanly
+def report(split: str, dataset: str, models: tuple[str, ...], latest: bool, full: bool,
+           html_path: str | None, fmt: str, db_url: str | None) -> None:
+    """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views."""
+    from asaas.report import format_table, metrics_report
+
+    store = open_db(db_url)
+    table = metrics_report(store, split=split, dataset=dataset, models=models, latest=latest)
+    if html_path:  # first, so that a report that cannot be drawn fails before printing
+        from asaas.html_report import write_html_report
+
+        write_html_report(store, html_path, table, split=split, dataset=dataset)
+    if not table.rows:
+        click.echo("no predictions on labelled reviews yet: run `asaas score --model NAME`")
+    else:
+        compact = fmt in ("table", "markdown") and not full
+        click.echo(format_table(table.select(COMPACT_COLUMNS) if compact else table, fmt))
+    if html_path:
+        click.echo(f"wrote {html_path}", err=True)
+
+
+@cli.command()
+@click.argument("model_a")
+@click.argument("model_b")
+@click.option("--split", default="test", show_default=True, help="Split, or all.")
+@click.option("--dataset", default="imdb", show_default=True, help="Dataset.")
+@click.option("--limit", type=int, default=20, show_default=True,
+              help="Most reviews to show, the most confident disagreements first.")
+@click.option("--wrong-only", is_flag=True, help="Only reviews MODEL_A got wrong.")
+@format_option
+@db_option
+@fail_cleanly
+def disagreements(model_a: str, model_b: str, split: str, dataset: str, limit: int,
+                  wrong_only: bool, fmt: str, db_url: str | None) -> None:
+    """Reviews on which two models disagree (NAME or NAME:VERSION; latest by default)."""
+    from asaas.report import disagreements_report, format_table
+
+    table = disagreements_report(open_db(db_url), model_a, model_b, split=split, dataset=dataset,
+                                 limit=limit, wrong_only=wrong_only)
+    if not table.rows:
+        click.echo(f"no disagreements between {model_a} and {model_b} on {dataset}/{split}")
+        return
+    click.echo(format_table(table, fmt))
+
+
+@cli.command("sql")
+@click.argument("query_text", metavar="QUERY")
+@format_option
+@db_option
+@fail_cleanly
+def sql_command(query_text: str, fmt: str, db_url: str | None) -> None:
+    """Run one read-only SQL query against the database (tables and views)."""
+    from asaas.report import format_table, query
+
+    table = query(open_db(db_url), query_text)
+    click.echo(format_table(table, fmt) if table.columns else "(no rows)")
