@@ -129,14 +129,11 @@ SELECT
     x.cal_n_positive AS calibration_n_positive,
     CASE
         WHEN x.cal_n_negative IS NULL OR x.cal_n_negative = 0
-            THEN 'no held-out labelled negative reviews of this dataset and language to measure '
-                 || 'the model''s error rates on'
+            THEN 'no held-out labelled negatives to measure the model''s error rates on'
         WHEN x.cal_n_positive = 0
-            THEN 'no held-out labelled positive reviews of this dataset and language to measure '
-                 || 'the model''s error rates on'
+            THEN 'no held-out labelled positives to measure the model''s error rates on'
         WHEN x.sep < 0.1
-            THEN 'the model barely tells negative from positive on held-out labelled reviews '
-                 || '(s - f < 0.1): no correction'
+            THEN 's - f < 0.1: the model barely tells negative from positive, no correction'
     END AS corrected_reason
 FROM spread x
 JOIN model_version_names n ON n.model_version_id = x.model_version_id

@@ -211,7 +211,7 @@ def test_no_correction_without_calibration_or_separation(db_path):
     for r in rows:
         if r["dataset"] == "bombs":
             assert r["corrected_negative_share"] is None and r["corrected_ci_low"] is None
-            assert "no held-out labelled negative reviews" in r["corrected_reason"]
+            assert "no held-out labelled negatives" in r["corrected_reason"]
         elif r["model_version_id"] == 2:
             assert r["corrected_negative_share"] is None
             assert "s - f < 0.1" in r["corrected_reason"]

@@ -5,7 +5,8 @@ Each command group lives in its own module; importing them registers their comma
 
 from __future__ import annotations
 
-from asaas.cli import db, ingest, jobs, models, reports, score, train  # noqa: F401 (registers)
+from asaas.cli import (  # noqa: F401 (registers)
+    db, ingest, jobs, models, reports, score, timeline, train)
 from asaas.cli.base import cli
 
 

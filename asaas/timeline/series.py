@@ -1,0 +1,274 @@
+"""One product's sentiment series, read from the timeline views.
+
+``find_product`` turns what a user typed (a product's external id or a name) into a product,
+``pick_versions`` the ``--model`` references into model versions, and ``read_series`` reads
+``timeline`` (one row per period and model version) or, when no model has scored the reviews,
+``product_timeline`` (labels only). Every number comes from the views; this module only picks.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from asaas.errors import AsaasError
+from asaas.report import Table, query
+from asaas.store import Store
+
+FREQS = ("day", "week", "month")
+ALL = "all"
+
+#: Columns of the series with models (`timeline`), in output order.
+MODEL_COLUMNS = (
+    "product", "period_start", "model", "n_reviews", "n_labelled", "observed_negative_share",
+    "observed_ci_low", "observed_ci_high", "predicted_negative_share", "predicted_ci_low",
+    "predicted_ci_high", "corrected_negative_share", "corrected_ci_low", "corrected_ci_high",
+    "mean_prob_positive", "corrected_reason",
+)
+#: Columns of the series without models (`product_timeline`).
+LABEL_COLUMNS = (
+    "product", "period_start", "n_reviews", "n_labelled", "observed_negative_share",
+    "observed_ci_low", "observed_ci_high",
+)
+
+
+class ProductNotFoundError(AsaasError):
+    """No product (or more than one) matches what the user typed."""
+
+
+@dataclass(frozen=True)
+class Product:
+    id: int
+    source: str
+    external_id: str
+    name: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.external_id})" if self.name else self.external_id
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    label: str  # "name vN"
+
+
+@dataclass
+class Series:
+    """What `asaas timeline` prints for one or more products."""
+
+    products: list[Product]
+    dataset: str
+    freq: str
+    language: str
+    versions: list[Version]
+    table: Table
+    #: Products with no review in the window: (product, first review, last review) of the dataset.
+    empty: list[tuple[Product, datetime | None, datetime | None]] = field(default_factory=list)
+    since: date | None = None
+    until: date | None = None
+
+
+def _products(store: Store) -> list[Product]:
+    rows = query(store, "SELECT id, source, external_id, name FROM products ORDER BY id").rows
+    return [Product(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+
+def find_product(store: Store, ref: str) -> Product:
+    """The product whose external id is ``ref``, else whose name is ``ref`` (any case), else the
+    one product whose name contains it. Unknown or ambiguous names are errors that list
+    candidates."""
+    text = ref.strip()
+    if not text:
+        raise ProductNotFoundError("empty product: give a product id or name (see `asaas sql "
+                                   "\"SELECT external_id, name FROM products\"`)")
+    products = _products(store)
+    if not products:
+        raise ProductNotFoundError("the database has no products yet: ingest reviews with "
+                                   "products first (e.g. `asaas ingest --format steam ...`)")
+    lower = text.casefold()
+    for matches in ([p for p in products if p.external_id == text],
+                    [p for p in products if (p.name or "").casefold() == lower],
+                    [p for p in products if lower in (p.name or "").casefold()]):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            listed = "; ".join(p.label for p in matches[:8])
+            more = f" and {len(matches) - 8} more" if len(matches) > 8 else ""
+            raise ProductNotFoundError(f"{text!r} matches {len(matches)} products: {listed}"
+                                       f"{more}; give the product id")
+    names = {(p.name or "").casefold(): p for p in products if p.name}
+    close = [names[n].label for n in difflib.get_close_matches(lower, list(names), n=5,
+                                                               cutoff=0.5)]
+    close += [p.label for p in products
+              if p.external_id in difflib.get_close_matches(text, [q.external_id
+                                                                   for q in products], 3, 0.8)]
+    hint = f"; close matches: {'; '.join(dict.fromkeys(close))}" if close else \
+        f"; {len(products)} products, e.g. {'; '.join(p.label for p in products[:3])}"
+    raise ProductNotFoundError(f"unknown product {text!r}{hint}")
+
+
+def _datasets_of(store: Store, product_ids: Sequence[int]) -> list[str]:
+    rows = query(store, "SELECT DISTINCT dataset FROM reviews WHERE product_id IN :ids "
+                        "ORDER BY dataset", {"ids": list(product_ids)}).rows
+    return [r[0] for r in rows]
+
+
+def pick_dataset(store: Store, products: Sequence[Product], dataset: str | None) -> str:
+    """``dataset`` when given (checked), else the one dataset holding these products' reviews."""
+    if dataset is not None:
+        known = query(store, "SELECT 1 FROM reviews WHERE dataset = :d LIMIT 1",
+                      {"d": dataset}).rows
+        if not known:
+            have = query(store, "SELECT DISTINCT dataset FROM reviews ORDER BY dataset").rows
+            raise AsaasError(f"no reviews in dataset {dataset!r} (datasets: "
+                             f"{', '.join(r[0] for r in have) or 'none yet'})")
+        return dataset
+    found = _datasets_of(store, [p.id for p in products])
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        what = products[0].label if len(products) == 1 else "these products"
+        raise AsaasError(f"{what} has no reviews yet; ingest some, or pick --dataset")
+    raise AsaasError(f"reviews of {'these products' if len(products) > 1 else products[0].label}"
+                     f" are in several datasets ({', '.join(found)}): pick one with --dataset")
+
+
+def _parse_ref(ref: str) -> tuple[str, int | None]:
+    name, _, version = ref.partition(":")
+    if not version or version == "latest":
+        return name, None
+    try:
+        return name, int(version)
+    except ValueError:
+        raise AsaasError(f"bad model reference {ref!r}; use NAME or NAME:VERSION") from None
+
+
+def pick_versions(store: Store, refs: Sequence[str], dataset: str) -> list[Version]:
+    """Model versions for ``--model NAME[:VERSION]`` (latest when no version), each checked to
+    have predictions on ``dataset``. No references: the latest version of every model that has
+    scored reviews of the dataset (possibly none)."""
+    names = query(store, "SELECT model_version_id, model, version, model_label, is_latest "
+                         "FROM model_version_names ORDER BY model, version").dicts()
+    scored = {r[0] for r in query(
+        store, "SELECT DISTINCT p.model_version_id FROM predictions p "
+               "JOIN reviews r ON r.id = p.review_id WHERE r.dataset = :dataset "
+               "AND r.product_id IS NOT NULL", {"dataset": dataset}).rows}
+    if not refs:
+        latest: dict[str, dict] = {}
+        for n in names:  # the newest version of each model that scored this dataset
+            if n["model_version_id"] in scored:
+                latest[n["model"]] = n
+        return [Version(int(n["model_version_id"]), n["model_label"]) for n in latest.values()]
+    out: list[Version] = []
+    for ref in refs:
+        name, version = _parse_ref(ref)
+        versions = [n for n in names if n["model"] == name]
+        if not versions:
+            have = ", ".join(sorted({n["model"] for n in names})) or "none yet"
+            raise AsaasError(f"unknown model {name} (models: {have})")
+        pick = versions[-1] if version is None else next(
+            (n for n in versions if n["version"] == version), None)
+        if pick is None:
+            have = ", ".join(str(n["version"]) for n in versions)
+            raise AsaasError(f"model {name!r} has no version {version} (versions: {have})")
+        if pick["model_version_id"] not in scored:
+            raise AsaasError(f"{pick['model_label']} has no predictions on {dataset} reviews of "
+                             f"products: run `asaas score --model {name} --dataset {dataset} "
+                             "--split all`")
+        if all(v.id != pick["model_version_id"] for v in out):
+            out.append(Version(int(pick["model_version_id"]), pick["model_label"]))
+    return out
+
+
+def period_start(day: date, freq: str) -> date:
+    """The first day of the ``freq`` period holding ``day`` (weeks start on Monday, as SQL's
+    date_trunc('week') does)."""
+    if freq == "day":
+        return day
+    if freq == "week":
+        return day - timedelta(days=day.weekday())
+    if freq == "month":
+        return day.replace(day=1)
+    raise AsaasError(f"unknown period {freq!r}; use {', '.join(FREQS)}")
+
+
+def read_series(store: Store, products: Sequence[Product], *, dataset: str, freq: str = "week",
+                versions: Sequence[Version] = (), language: str = ALL,
+                since: date | None = None, until: date | None = None) -> Table:
+    """Rows of the periods that overlap [since, until] (each end optional)."""
+    if freq not in FREQS:
+        raise AsaasError(f"unknown period {freq!r}; use {', '.join(FREQS)}")
+    params: dict[str, Any] = {"ids": [p.id for p in products], "dataset": dataset,
+                              "freq": freq, "language": language}
+    where = ["product_id IN :ids", "dataset = :dataset", "freq = :freq", "language = :language"]
+    if since is not None:
+        where.append("period_start >= :since")
+        params["since"] = period_start(since, freq)
+    if until is not None:
+        where.append("period_start <= :until")
+        params["until"] = until
+    if versions:
+        where.append("model_version_id IN :versions")
+        params["versions"] = [v.id for v in versions]
+        cols = ", ".join("model_label AS model" if c == "model" else c for c in MODEL_COLUMNS)
+        order = "product, period_start, model_label"
+        view = "timeline"
+    else:
+        cols, order, view = ", ".join(LABEL_COLUMNS), "product, period_start", "product_timeline"
+    return query(store, f"SELECT {cols} FROM {view} WHERE {' AND '.join(where)} "
+                        f"ORDER BY {order}", params)
+
+
+def check_language(store: Store, dataset: str, language: str) -> None:
+    if language == ALL:
+        return
+    have = [r[0] for r in query(store, "SELECT DISTINCT language FROM reviews WHERE dataset = "
+                                       ":d AND language IS NOT NULL ORDER BY language",
+                                {"d": dataset}).rows]
+    if language not in have:
+        listed = ", ".join(have[:12]) + (" ..." if len(have) > 12 else "") or "none recorded"
+        raise AsaasError(f"no {dataset} reviews in language {language!r} (languages: {listed})")
+
+
+def timeline(store: Store, product: str, *, freq: str = "week", models: Sequence[str] = (),
+             dataset: str | None = None, language: str = ALL, since: date | None = None,
+             until: date | None = None) -> Series:
+    """The series `asaas timeline` prints; ``product`` is an id, a name, or ``all`` (every
+    product with reviews in the dataset)."""
+    if freq not in FREQS:
+        raise AsaasError(f"unknown period {freq!r}; use {', '.join(FREQS)}")
+    if since is not None and until is not None and since > until:
+        raise AsaasError(f"--since {since} is after --until {until}")
+    if product.strip().casefold() == ALL:
+        if dataset is None:
+            everything = _products(store)
+            if not everything:
+                raise ProductNotFoundError("the database has no products yet: ingest reviews "
+                                           "with products first")
+            dataset = pick_dataset(store, everything, None)
+        ids = {r[0] for r in query(store, "SELECT DISTINCT product_id FROM reviews WHERE "
+                                          "dataset = :d", {"d": dataset}).rows}
+        products = [p for p in _products(store) if p.id in ids]
+        if not products:
+            raise ProductNotFoundError(f"no product has reviews in dataset {dataset!r}")
+    else:
+        products = [find_product(store, product)]
+    dataset = pick_dataset(store, products, dataset)
+    check_language(store, dataset, language)
+    versions = pick_versions(store, models, dataset)
+    table = read_series(store, products, dataset=dataset, freq=freq, versions=versions,
+                        language=language, since=since, until=until)
+    present = {r[0] for r in table.rows}
+    empty = []
+    for p in products:
+        if p.external_id not in present:
+            first, last = query(store, "SELECT MIN(reviewed_at), MAX(reviewed_at) FROM reviews "
+                                       "WHERE product_id = :p AND dataset = :d",
+                                {"p": p.id, "d": dataset}).rows[0]
+            empty.append((p, first, last))
+    return Series(products, dataset, freq, language, list(versions), table, empty, since, until)
