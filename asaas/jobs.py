@@ -134,28 +134,32 @@ def _step_ingest(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]
 
 def _step_score(store: Store, job: Job, step: dict[str, Any], job_run_id: int,
                 log: Callable[[str], None]) -> dict[str, Any]:
-    from asaas.models.registry import get_version, model_names
+    from asaas.models.registry import model_names, resolve_ref
     from asaas.scoring import ScoreOptions, score
 
     models = step.get("models", "all")
-    names = model_names(store) if models == "all" else list(models)
-    if not names:
+    refs = model_names(store) if models == "all" else list(models)
+    if not refs:
         raise JobError("no registered models to score: train or register one first")
     splits = step.get("splits", ["test"])
     counts: dict[str, Any] = {}
-    for name in names:
-        mv = get_version(store, name)
+    for ref in refs:
+        mv = resolve_ref(store, ref)  # NAME (latest version) or NAME:VERSION
+        # Scored with each version's own recipe; a step may still name one (checked per model).
         options = ScoreOptions(
             dataset=step.get("dataset", "imdb"), splits=None if splits == ["all"] else splits,
-            limit=step.get("limit"), device=step.get("device", "auto"),
-            max_length=step.get("max_length", 512), truncation=step.get("truncation", "head"),
-            quantize=step.get("quantize"), progress=sys.stderr.isatty())
+            limit=step.get("limit"), max_reviews=step.get("max_reviews"),
+            languages=step.get("languages"), device=step.get("device", "auto"),
+            max_length=step.get("max_length"), truncation=step.get("truncation"),
+            quantize=step.get("quantize"), progress=True,
+            progress_every_s=float(step.get("progress_every_s", 60)))
         t0 = time.perf_counter()
         report = score(store, mv, options, job_run_id=job_run_id)
         counts[mv.label] = {"scored": report.scored, "failed": report.failed,
-                            "already_done": report.already_done}
+                            "already_done": report.already_done, "left": report.left}
         log(f"  score {mv.label}: scored {report.scored:,}, failed {report.failed:,}, "
-            f"already done {report.already_done:,} in {time.perf_counter() - t0:.1f} s")
+            f"already done {report.already_done:,}, left for the next run {report.left:,} in "
+            f"{time.perf_counter() - t0:.1f} s")
     return counts
 
 

@@ -51,8 +51,14 @@ class Progress:
             self.stream.flush()
         elif now - self._last_log >= self.log_every_s:
             self._last_log = now
-            self.stream.write(self.line() + "\n")
+            self.stream.write(self._stamped())
             self.stream.flush()
+
+    def _stamped(self) -> str:
+        """A log line with a UTC timestamp, like the job runner's own lines."""
+        from asaas.clock import utcnow
+
+        return f"{utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {self.line()}\n"
 
     def close(self) -> None:
         if not self.enabled:
@@ -60,5 +66,5 @@ class Progress:
         if self.live:
             self.stream.write("\r" + self.line() + "\x1b[K\n")
         elif self.done:
-            self.stream.write(self.line() + "\n")
+            self.stream.write(self._stamped())
         self.stream.flush()

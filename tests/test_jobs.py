@@ -36,7 +36,6 @@ def _write_job(tmp_path: Path, source: Path, db_path: Path, *, models='"all"',
         kind = "score"
         models = {models}
         splits = ["test"]
-        max_length = 64
 
         [[steps]]
         kind = "views"
@@ -54,7 +53,8 @@ def _write_job(tmp_path: Path, source: Path, db_path: Path, *, models='"all"',
 def job_setup(invoke, tmp_path, db_path, learnable_source, tiny_bert):
     source = learnable_source(40, 120)
     assert invoke("ingest", "--source", str(source)).exit_code == 0
-    assert invoke("models", "register", "tiny", "--hf", str(tiny_bert)).exit_code == 0
+    assert invoke("models", "register", "tiny", "--hf", str(tiny_bert),
+                  "--max-length", "64").exit_code == 0
     return _write_job(tmp_path, source, db_path)
 
 

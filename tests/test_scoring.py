@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from asaas.models.registry import register_hf
+from asaas.models.registry import Recipe, register_hf
 from asaas.scoring import HFScorer, ScoreOptions, score, select_pending
 from asaas.store import open_store
 from tests.tiny_models import build_tiny_classifier
@@ -47,9 +47,9 @@ def scored_store(db_path, review_file, invoke):
 @pytest.mark.parametrize("arch", ["bert", "distilbert"])
 def test_batched_sorted_equals_one_at_a_time(arch, request, scored_store, db_path):
     model_dir = request.getfixturevalue(f"tiny_{arch}")
-    mv = register_hf(scored_store, arch, str(model_dir))
-    report = score(scored_store, mv, ScoreOptions(max_length=64, batch_tokens=256,
-                                                  chunk_size=25, progress=False))
+    mv = register_hf(scored_store, arch, str(model_dir), recipe=Recipe(64, "head"))
+    report = score(scored_store, mv, ScoreOptions(batch_tokens=256, chunk_size=25,
+                                                  progress=False))
     assert report.scored == 60 and report.failed == 0 and report.truncated > 0
     rows = _q(db_path, "SELECT r.text, p.prob_positive, p.label, p.n_tokens, p.truncated "
                        "FROM predictions p JOIN reviews r ON r.id = p.review_id ORDER BY r.id")
@@ -64,7 +64,7 @@ def test_batched_sorted_equals_one_at_a_time(arch, request, scored_store, db_pat
 def test_order_is_restored_within_a_batch(scored_store, tiny_bert):
     mv = register_hf(scored_store, "tiny", str(tiny_bert))
     _, ids, texts = select_pending(scored_store, mv, ScoreOptions())
-    scorer = HFScorer(mv, ScoreOptions(max_length=64, batch_tokens=100_000))
+    scorer = HFScorer(mv, ScoreOptions(batch_tokens=100_000), Recipe(64, "head"))
     together = scorer.run(scorer.prepare(texts)).prob_positive
     reversed_ = scorer.run(scorer.prepare(texts[::-1])).prob_positive[::-1]
     singles = np.array([scorer.run(scorer.prepare([t])).prob_positive[0] for t in texts])
@@ -74,7 +74,7 @@ def test_order_is_restored_within_a_batch(scored_store, tiny_bert):
 
 def test_head_tail_truncation_keeps_both_ends(scored_store, tiny_bert):
     mv = register_hf(scored_store, "tiny", str(tiny_bert))
-    scorer = HFScorer(mv, ScoreOptions(max_length=34, truncation="head+tail"))
+    scorer = HFScorer(mv, ScoreOptions(), Recipe(34, "head+tail"))
     text = " ".join(["good"] * 10 + ["film"] * 50 + ["bad"] * 30)
     enc = scorer.prepare([text])
     ids = enc.input_ids[0]
@@ -84,15 +84,15 @@ def test_head_tail_truncation_keeps_both_ends(scored_store, tiny_bert):
     assert words[0] == "[CLS]" and words[-1] == "[SEP]"
     assert words[1:9] == ["good"] * 8  # head: round(32 * 128 / 510) = 8 tokens
     assert words[9:33] == ["bad"] * 24  # tail: the last 24 tokens
-    head_only = HFScorer(mv, ScoreOptions(max_length=34)).prepare([text]).input_ids[0]
+    head_only = HFScorer(mv, ScoreOptions(), Recipe(34, "head")).prepare([text]).input_ids[0]
     assert tok.convert_ids_to_tokens(head_only)[1:33] == ["good"] * 10 + ["film"] * 22
 
 
 def test_cli_score_is_incremental(invoke, db_path, review_file, tiny_bert):
     _ok(invoke("ingest", "--source", str(review_file(60))))
-    _ok(invoke("models", "register", "tiny", "--hf", str(tiny_bert)))
+    _ok(invoke("models", "register", "tiny", "--hf", str(tiny_bert), "--max-length", "64"))
     out = _ok(invoke("score", "--model", "tiny", "--limit", "20", "--max-length", "64"))
-    assert "scored 20 reviews with tiny v1" in out
+    assert "scored 20 reviews with tiny v1 (64 head)" in out
     out = _ok(invoke("score", "--model", "tiny", "--limit", "20"))
     assert "nothing to score" in out
     out = _ok(invoke("score", "--model", "tiny", "--quiet"))
@@ -221,7 +221,7 @@ def test_out_of_memory_halves_the_budget_and_loses_nothing(scored_store, tiny_be
         widths.append(cells)
         return real_forward(self, seqs)
 
-    scorer = HFScorer(mv, ScoreOptions(max_length=64, batch_tokens=4096))
+    scorer = HFScorer(mv, ScoreOptions(batch_tokens=4096), Recipe(64, "head"))
     monkeypatch.setattr(HFScorer, "_forward", forward)
     result = scorer.run(scorer.prepare(texts))
     monkeypatch.setattr(HFScorer, "_forward", real_forward)
@@ -234,8 +234,8 @@ def test_out_of_memory_halves_the_budget_and_loses_nothing(scored_store, tiny_be
 def test_reversed_label_ids_are_respected(scored_store, tmp_path, db_path):
     model_dir = build_tiny_classifier(tmp_path / "reversed", id2label={0: "POSITIVE",
                                                                         1: "NEGATIVE"})
-    mv = register_hf(scored_store, "rev", str(model_dir))
-    score(scored_store, mv, ScoreOptions(limit=10, max_length=64, progress=False))
+    mv = register_hf(scored_store, "rev", str(model_dir), recipe=Recipe(64, "head"))
+    score(scored_store, mv, ScoreOptions(limit=10, progress=False))
     rows = _q(db_path, "SELECT r.text, p.prob_positive FROM predictions p "
                        "JOIN reviews r ON r.id = p.review_id ORDER BY r.id")
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -263,8 +263,8 @@ def test_label_0_label_1_needs_positive_label(invoke, tmp_path, db_path):
 def test_int8_quantisation_scores_close_to_fp32(scored_store, tiny_bert):
     mv = register_hf(scored_store, "tiny", str(tiny_bert))
     _, _, texts = select_pending(scored_store, mv, ScoreOptions())
-    fp32 = HFScorer(mv, ScoreOptions(max_length=64))
-    int8 = HFScorer(mv, ScoreOptions(max_length=64, quantize="int8"))
+    fp32 = HFScorer(mv, ScoreOptions(), Recipe(64, "head"))
+    int8 = HFScorer(mv, ScoreOptions(), Recipe(64, "head", "int8"))
     a = fp32.run(fp32.prepare(texts)).prob_positive
     b = int8.run(int8.prepare(texts)).prob_positive
     # Random weights quantise worse than trained ones; the real accuracy cost is in bench/.

@@ -23,10 +23,13 @@ def models_list(db_url: str | None) -> None:
     if not versions:
         click.echo("no models yet: `asaas train ...` or `asaas models register NAME --hf PATH`")
         return
-    rows = [("model", "version", "kind", "created (UTC)", "trained on", "artifact")]
+    rows = [("model", "version", "kind", "scored with", "created (UTC)", "trained on",
+             "artifact")]
     for v in versions:
-        rows.append((v.name, str(v.version), v.kind, v.created_at.strftime("%Y-%m-%d %H:%M"),
-                     v.train_dataset or "-", v.artifact_uri))
+        trained = f"{v.train_dataset}/{v.train_split}" if v.train_split else (
+            v.train_dataset or "-")
+        rows.append((v.name, str(v.version), v.kind, v.recipe.describe(),
+                     v.created_at.strftime("%Y-%m-%d %H:%M"), trained, v.artifact_uri))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
@@ -34,19 +37,50 @@ def models_list(db_url: str | None) -> None:
 
 @models.command("register")
 @click.argument("name")
-@click.option("--hf", "hf_ref", required=True, metavar="HUB_ID_OR_PATH",
-              help="A Hugging Face sequence classifier: Hub id or local save_pretrained folder.")
+@click.option("--hf", "hf_ref", default=None, metavar="HUB_ID_OR_PATH",
+              help="A Hugging Face sequence classifier: Hub id or local save_pretrained folder "
+              "(stored by absolute path).")
+@click.option("--from", "from_ref", default=None, metavar="MODEL[:VERSION]",
+              help="Reuse the weights of a registered transformer version with another scoring "
+              "recipe (e.g. --from finetuned:1 --max-length 512).")
+@click.option("--max-length", type=int, default=None,
+              help="Tokens the version reads per review [default: 512, or the --from "
+              "version's].")
+@click.option("--truncation", type=click.Choice(["head", "head+tail"]), default=None,
+              help="How longer reviews are cut [default: head, or the --from version's].")
+@click.option("--quantize", type=click.Choice(["none", "int8"]), default=None,
+              help="Score with int8 dynamic quantisation on CPU [default: none, or the --from "
+              "version's].")
 @click.option("--positive-label", default=None, metavar="LABEL",
               help="Which of the model's labels means positive (needed for LABEL_0/LABEL_1).")
 @click.option("--description", default=None, help="Free text kept with the model.")
 @db_option
 @fail_cleanly
-def models_register(name: str, hf_ref: str, positive_label: str | None,
-                    description: str | None, db_url: str | None) -> None:
-    """Register an existing Hugging Face classifier as a new version of NAME."""
-    from asaas.models.registry import register_hf
+def models_register(name: str, hf_ref: str | None, from_ref: str | None,
+                    max_length: int | None, truncation: str | None, quantize: str | None,
+                    positive_label: str | None, description: str | None,
+                    db_url: str | None) -> None:
+    """Register a Hugging Face classifier (--hf) or a scoring variant of a registered
+    version (--from) as a new version of NAME; every version is scored with one recipe."""
+    from asaas.errors import ConfigError
+    from asaas.models.registry import (DEFAULT_MAX_LENGTH, DEFAULT_TRUNCATION, Recipe,
+                                       register_hf, register_variant, resolve_ref)
 
-    mv = register_hf(open_db(db_url), name, hf_ref, positive_label=positive_label,
-                     description=description)
+    if (hf_ref is None) == (from_ref is None):
+        raise ConfigError("give exactly one of --hf HUB_ID_OR_PATH or --from MODEL[:VERSION]")
+    store = open_db(db_url)
+    quant = None if quantize in (None, "none") else quantize
+    if from_ref is not None:
+        source = resolve_ref(store, from_ref)
+        base = source.recipe
+        recipe = Recipe(max_length or base.max_length, truncation or base.truncation,
+                        base.quantize if quantize is None else quant)
+        mv = register_variant(store, name, source, recipe, description=description)
+        click.echo(f"registered {mv.label}: the weights of {source.label}, scored with "
+                   f"{mv.recipe.describe()} (was {base.describe()})")
+        return
+    recipe = Recipe(max_length or DEFAULT_MAX_LENGTH, truncation or DEFAULT_TRUNCATION, quant)
+    mv = register_hf(store, name, hf_ref, positive_label=positive_label,
+                     description=description, recipe=recipe)
     click.echo(f"registered {mv.label} ({mv.kind}: {mv.artifact_uri}; "
-               f"{mv.params.get('label_description')})")
+               f"{mv.params.get('label_description')}; scored with {mv.recipe.describe()})")

@@ -31,25 +31,34 @@ def _version(value: str) -> int | None:
 @click.option("--limit", type=int, default=None,
               help="Score only the first N reviews of the selection, in a fixed pseudo-random "
               "order shared by all models.")
+@click.option("--max-reviews", type=int, default=None,
+              help="Score at most N reviews in this run (in the same fixed order); a later run "
+              "continues. For bounded cron runs.")
 @click.option("--device", default="auto", show_default=True,
               type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
 @click.option("--batch-tokens", type=int, default=None,
               help="Token budget per batch (padded tokens) [default: 2048 on CPU, 65536 on CUDA].")
-@click.option("--max-length", type=int, default=512, show_default=True,
-              help="Longest input in tokens; longer reviews are truncated and flagged.")
-@click.option("--truncation", type=click.Choice(["head", "head+tail"]), default="head",
-              show_default=True, help="Keep the first tokens, or the first 128 and last 382 "
-              "(scaled to --max-length).")
-@click.option("--quantize", type=click.Choice(["none", "int8"]), default="none",
-              show_default=True, help="CPU only: int8 dynamic quantisation of linear layers.")
+@click.option("--language", "languages", multiple=True, metavar="LANG",
+              help="Score only reviews in these languages (repeat or comma-separate), or all "
+              "[default: the languages the version was trained on; english when not recorded]. "
+              "Reviews with no language recorded are always scored.")
+@click.option("--max-length", type=int, default=None,
+              help="Tokens read per review [default: the version's recipe]. A different value "
+              "is refused: score another recipe as a variant (`asaas models register --from`).")
+@click.option("--truncation", type=click.Choice(["head", "head+tail"]), default=None,
+              help="How longer reviews are cut [default: the version's recipe; a different "
+              "value is refused as for --max-length].")
+@click.option("--quantize", type=click.Choice(["none", "int8"]), default=None,
+              help="int8 dynamic quantisation (CPU) [default: the version's recipe; a "
+              "different value is refused as for --max-length].")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @db_option
 @fail_cleanly
 def score(model_name: str, version: str, splits: tuple[str, ...], dataset: str,
-          limit: int | None, device: str, batch_tokens: int | None, max_length: int,
-          truncation: str, quantize: str, threads: int | None, quiet: bool,
-          db_url: str | None) -> None:
+          limit: int | None, max_reviews: int | None, device: str, batch_tokens: int | None,
+          languages: tuple[str, ...], max_length: int | None, truncation: str | None,
+          quantize: str | None, threads: int | None, quiet: bool, db_url: str | None) -> None:
     """Score reviews with a model version and store one prediction per review."""
     from asaas.models.registry import resolve_for_scoring
     from asaas.scoring import ScoreOptions
@@ -58,8 +67,10 @@ def score(model_name: str, version: str, splits: tuple[str, ...], dataset: str,
     selected = split_list(splits)
     options = ScoreOptions(
         dataset=dataset, splits=None if selected == ["all"] else selected, limit=limit,
-        device=device, batch_tokens=batch_tokens, max_length=max_length, truncation=truncation,
-        quantize=None if quantize == "none" else quantize, threads=threads, progress=not quiet)
+        max_reviews=max_reviews,
+        device=device, batch_tokens=batch_tokens, languages=split_list(languages),
+        max_length=max_length, truncation=truncation, quantize=quantize, threads=threads,
+        progress=not quiet)
     store = open_db(db_url)
     mv = resolve_for_scoring(store, model_name, _version(version))
     report = run_score(store, mv, options)
@@ -68,6 +79,7 @@ def score(model_name: str, version: str, splits: tuple[str, ...], dataset: str,
                    f"predictions from {mv.label}")
         return
     click.echo(
-        f"scored {report.scored:,} reviews with {mv.label} on {report.device} in "
+        f"scored {report.scored:,} reviews with {mv.label} ({report.recipe}) on {report.device} in "
         f"{report.seconds:.1f} s ({report.rate:,.1f} reviews/s); {report.truncated:,} truncated, "
-        f"{report.failed:,} failed, {report.already_done:,} already done (run {report.run_id})")
+        f"{report.failed:,} failed, {report.already_done:,} already done (run {report.run_id})"
+        + (f"; {report.left:,} left for a later run" if report.left else ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from asaas.clock import utcnow
-from asaas.cli.base import cli, db_option, fail_cleanly, model_home, open_db
+from asaas.cli.base import cli, db_option, fail_cleanly, model_home, open_db, split_list
 
 
 @cli.group()
@@ -18,6 +18,11 @@ _skip_existing_option = click.option(
     help="Do nothing if a version of this name was already trained with the same recipe on "
     "the same rows (for scripts and cron).")
 
+_language_option = click.option(
+    "--language", "languages", multiple=True, metavar="LANG",
+    help="Train only on reviews in these languages (repeat or comma-separate, e.g. english); "
+    "reviews with no language recorded are kept. The version scores these languages by default.")
+
 
 def _baseline_command(kind: str, summary: str) -> None:
     @train.command(kind, help=summary)
@@ -27,17 +32,23 @@ def _baseline_command(kind: str, summary: str) -> None:
     @click.option("--limit", type=int, default=None,
                   help="Train on a fixed pseudo-random sample of N reviews.")
     @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+    @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none",
+                  show_default=True, help="balanced weighs the rarer class up (e.g. Steam "
+                  "reviews, 94% positive).")
+    @_language_option
     @_skip_existing_option
     @db_option
     @fail_cleanly
-    def command(name: str, train_dataset: str, limit: int | None, seed: int,
-                skip_existing: bool, db_url: str | None) -> None:
+    def command(name: str, train_dataset: str, limit: int | None, seed: int, class_weight: str,
+                languages: tuple[str, ...], skip_existing: bool, db_url: str | None) -> None:
         from asaas.training import train_baseline
 
         store = open_db(db_url)
         started = utcnow()
         mv = train_baseline(store, kind, model_home(store), name=name, dataset=train_dataset,
-                            limit=limit, seed=seed, skip_existing=skip_existing)
+                            limit=limit, seed=seed, skip_existing=skip_existing,
+                            languages=split_list(languages),
+                            class_weight=None if class_weight == "none" else class_weight)
         if mv.created_at < started:
             click.echo(f"already trained: {mv.label} has this recipe and data ({mv.artifact_uri})")
             return
@@ -60,7 +71,7 @@ _baseline_command("tfidf-lr", "Strong cheap baseline: NB-scaled word+bigram TF-I
 @click.option("--limit", type=int, default=None,
               help="Train on a fixed pseudo-random sample of N reviews.")
 @click.option("--max-length", type=int, default=512, show_default=True,
-              help="Longest input in tokens.")
+              help="Longest input in tokens; the version is scored at the same length.")
 @click.option("--truncation", type=click.Choice(["head", "head+tail"]), default="head",
               show_default=True, help="How long reviews are cut (as in `asaas score`).")
 @click.option("--epochs", type=int, default=1, show_default=True, help="Passes over the data.")
@@ -75,13 +86,15 @@ _baseline_command("tfidf-lr", "Strong cheap baseline: NB-scaled word+bigram TF-I
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run with the same settings from its checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@_language_option
 @_skip_existing_option
 @db_option
 @fail_cleanly
 def train_finetuned(base: str, name: str, train_dataset: str, limit: int | None,
                     max_length: int, truncation: str, epochs: int, batch_size: int, lr: float,
                     seed: int, device: str, threads: int | None, checkpoint_minutes: float,
-                    resume: bool, quiet: bool, skip_existing: bool, db_url: str | None) -> None:
+                    resume: bool, quiet: bool, languages: tuple[str, ...], skip_existing: bool,
+                    db_url: str | None) -> None:
     """Fine-tune a pretrained transformer encoder as a sentiment classifier."""
     from asaas.training.finetune import FinetuneOptions, finetune
 
@@ -90,7 +103,8 @@ def train_finetuned(base: str, name: str, train_dataset: str, limit: int | None,
                            max_length=max_length, truncation=truncation, epochs=epochs,
                            batch_size=batch_size, lr=lr, seed=seed, device=device,
                            threads=threads, checkpoint_minutes=checkpoint_minutes,
-                           resume=resume, skip_existing=skip_existing, progress=not quiet)
+                           resume=resume, skip_existing=skip_existing, progress=not quiet,
+                           languages=split_list(languages))
     started = utcnow()
     mv = finetune(store, model_home(store), opts)
     if mv.created_at < started:

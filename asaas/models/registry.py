@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import platform
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,31 @@ class ModelNotFoundError(AsaasError):
     """No model (or no such version) under that name."""
 
 
+#: What a transformer version is scored with when nothing else was recorded (Hub models).
+DEFAULT_MAX_LENGTH = 512
+DEFAULT_TRUNCATION = "head"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a version's predictions are made: every prediction of one version uses one recipe,
+    so a version never mixes reviews read at 256 tokens with reviews read at 512.
+
+    None everywhere for models without a token limit (scikit-learn pipelines read whole
+    reviews). ``quantize`` is None (fp32) or "int8".
+    """
+
+    max_length: int | None = None
+    truncation: str | None = None
+    quantize: str | None = None
+
+    def describe(self) -> str:
+        """"256 head+tail", "512 head int8", or "whole review"."""
+        if self.max_length is None:
+            return "whole review"
+        return " ".join(str(p) for p in (self.max_length, self.truncation, self.quantize) if p)
+
+
 @dataclass(frozen=True)
 class ModelVersion:
     id: int
@@ -50,10 +76,33 @@ class ModelVersion:
     metrics: dict[str, Any]
     environment: dict[str, Any]
     created_at: datetime
+    train_split: str | None = None
+    max_length: int | None = None
+    truncation: str | None = None
+    quantize: str | None = None
+    #: sha256 of every artifact file, by path relative to the artifact (checked before loading).
+    artifact_sha256: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return f"{self.name} v{self.version}"
+
+    @property
+    def recipe(self) -> Recipe:
+        """The scoring recipe; versions registered before it was recorded fall back to the
+        settings they were trained with, then to the defaults."""
+        if self.kind != "hf":
+            return Recipe()
+        return Recipe(
+            max_length=self.max_length or self.params.get("max_length") or DEFAULT_MAX_LENGTH,
+            truncation=self.truncation or self.params.get("truncation") or DEFAULT_TRUNCATION,
+            quantize=self.quantize,
+        )
+
+    @property
+    def languages(self) -> list[str] | None:
+        """Languages the version was trained on (None: not recorded, see scoring)."""
+        return self.params.get("languages")
 
 
 def check_name(name: str) -> str:
@@ -81,7 +130,8 @@ _COLUMNS = (
     model_versions.c.id, models.c.name, model_versions.c.version, model_versions.c.kind,
     model_versions.c.artifact_uri, model_versions.c.params, model_versions.c.train_dataset,
     model_versions.c.train_fingerprint, model_versions.c.metrics, model_versions.c.environment,
-    model_versions.c.created_at,
+    model_versions.c.created_at, model_versions.c.train_split, model_versions.c.max_length,
+    model_versions.c.truncation, model_versions.c.quantize, model_versions.c.artifact_sha256,
 )
 
 
@@ -91,7 +141,9 @@ def _row_to_version(row: Any) -> ModelVersion:
         artifact_uri=row.artifact_uri, params=json.loads(row.params or "{}"),
         train_dataset=row.train_dataset, train_fingerprint=row.train_fingerprint,
         metrics=json.loads(row.metrics or "{}"), environment=json.loads(row.environment or "{}"),
-        created_at=row.created_at,
+        created_at=row.created_at, train_split=row.train_split, max_length=row.max_length,
+        truncation=row.truncation, quantize=row.quantize,
+        artifact_sha256=json.loads(row.artifact_sha256 or "{}"),
     )
 
 
@@ -128,6 +180,26 @@ def get_version(store: Store, name: str, version: int | None = None) -> ModelVer
     raise ModelNotFoundError(f"model {name!r} has no version {version} (versions: {have})")
 
 
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME:VERSION`` -> (name, version or None for the latest)."""
+    name, _, version = ref.partition(":")
+    if not version or version == "latest":
+        return name, None
+    try:
+        number = int(version)
+    except ValueError:
+        raise AsaasError(f"bad model reference {ref!r}; use NAME or NAME:VERSION") from None
+    if number < 1:
+        raise AsaasError(f"bad model reference {ref!r}: versions start at 1")
+    return name, number
+
+
+def resolve_ref(store: Store, ref: str) -> ModelVersion:
+    """The version a ``NAME[:VERSION]`` reference names; unknown names or versions are errors."""
+    name, version = parse_ref(ref)
+    return get_version(store, name, version)
+
+
 def find_by_recipe(store: Store, name: str, recipe_key: str) -> ModelVersion | None:
     """The newest version of ``name`` trained with the same recipe on the same rows, if any."""
     matches = [v for v in list_versions(store, name) if v.params.get("recipe_key") == recipe_key]
@@ -142,42 +214,68 @@ def register(
     artifact_uri: str,
     params: dict[str, Any] | None = None,
     train_dataset: str | None = None,
+    train_split: str | None = None,
     train_fingerprint: str | None = None,
     metrics: dict[str, Any] | None = None,
+    recipe: Recipe | None = None,
     description: str | None = None,
     conn: sa.Connection | None = None,
 ) -> ModelVersion:
-    """Add version n+1 of ``name`` (creating the model), in one transaction."""
+    """Add version n+1 of ``name`` (creating the model), in one transaction.
+
+    ``recipe`` is how the version is scored (transformers: max length, truncation,
+    quantisation); a transformer registered without one gets the defaults.
+    """
     check_name(name)
     if kind not in KINDS:
         raise AsaasError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
     if conn is None:
         with store.transaction() as own:
             return register(store, name, kind=kind, artifact_uri=artifact_uri, params=params,
-                            train_dataset=train_dataset, train_fingerprint=train_fingerprint,
-                            metrics=metrics, description=description, conn=own)
+                            train_dataset=train_dataset, train_split=train_split,
+                            train_fingerprint=train_fingerprint, metrics=metrics, recipe=recipe,
+                            description=description, conn=own)
+    if kind == "hf" and (recipe is None or recipe.max_length is None):
+        recipe = Recipe(DEFAULT_MAX_LENGTH, DEFAULT_TRUNCATION, None)
+    recipe = recipe or Recipe()
+    check_recipe(recipe)
     now = utcnow()
     model_id = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar()
     if model_id is None:
         model_id = next_id(conn, "models_id_seq")
         conn.execute(sa.insert(models).values(id=model_id, name=name, description=description,
                                               created_at=now))
-    last = conn.execute(
-        sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.model_id == model_id)
-    ).scalar()
+    last = conn.execute(sa.select(sa.func.max(model_versions.c.version))
+                        .where(model_versions.c.model_id == model_id)).scalar()
     version_id = next_id(conn, "model_versions_id_seq")
     env = environment()
     conn.execute(sa.insert(model_versions).values(
         id=version_id, model_id=model_id, version=(last or 0) + 1, kind=kind,
         artifact_uri=artifact_uri, params=json.dumps(params or {}), train_dataset=train_dataset,
-        train_fingerprint=train_fingerprint, metrics=json.dumps(metrics or {}),
-        environment=json.dumps(env), created_at=now,
+        train_split=train_split, train_fingerprint=train_fingerprint,
+        metrics=json.dumps(metrics or {}), environment=json.dumps(env), created_at=now,
+        max_length=recipe.max_length, truncation=recipe.truncation, quantize=recipe.quantize,
     ))
     return ModelVersion(
         id=version_id, name=name, version=(last or 0) + 1, kind=kind, artifact_uri=artifact_uri,
         params=params or {}, train_dataset=train_dataset, train_fingerprint=train_fingerprint,
-        metrics=metrics or {}, environment=env, created_at=now,
+        metrics=metrics or {}, environment=env, created_at=now, train_split=train_split,
+        max_length=recipe.max_length, truncation=recipe.truncation, quantize=recipe.quantize,
     )
+
+
+TRUNCATIONS = ("head", "head+tail")
+QUANTIZATIONS = (None, "int8")
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """Refuse recipes that cannot be scored, naming the option to fix."""
+    if recipe.max_length is not None and recipe.max_length < 8:
+        raise AsaasError(f"--max-length {recipe.max_length} is too small; use at least 8")
+    if recipe.truncation not in (None, *TRUNCATIONS):
+        raise AsaasError(f"unknown truncation {recipe.truncation!r}; use head or head+tail")
+    if recipe.quantize not in QUANTIZATIONS:
+        raise AsaasError(f"unknown quantization {recipe.quantize!r}; use int8 (or none)")
 
 
 def register_hf(
@@ -187,21 +285,49 @@ def register_hf(
     *,
     positive_label: str | None = None,
     description: str | None = None,
+    recipe: Recipe | None = None,
 ) -> ModelVersion:
     """Register an existing Hugging Face sequence classifier (local path or Hub id).
 
     The config is loaded first, so a bad path, an offline Hub id or an ambiguous label mapping is
-    refused before anything is written.
+    refused before anything is written. A local folder is stored by its absolute path, so the
+    version loads from any working directory (cron runs jobs from the job file's folder).
     """
     from asaas.models import hf as hf_models
     from asaas.models import labels
 
     check_name(name)
+    if recipe is not None:
+        check_recipe(recipe)
     config = hf_models.load_config(hf)
     rule = labels.resolve(config.id2label, positive_label)
+    local = Path(hf).expanduser()
+    artifact = str(local.resolve()) if local.is_dir() else hf
     params = {"hf": hf, "positive_label": positive_label, **rule.to_params()}
-    return register(store, name, kind="hf", artifact_uri=hf, params=params,
-                    description=description)
+    return register(store, name, kind="hf", artifact_uri=artifact, params=params,
+                    description=description, recipe=recipe)
+
+
+def register_variant(store: Store, name: str, source: ModelVersion, recipe: Recipe,
+                     description: str | None = None) -> ModelVersion:
+    """A new version of ``name`` with ``source``'s weights (same artifact, checksums, training
+    facts) and another scoring recipe: how asaas scores one model two ways without mixing them
+    in one version."""
+    check_name(name)
+    if source.kind != "hf":
+        raise AsaasError(f"{source.label} is a {source.kind} model, which has no scoring recipe "
+                         "to vary (it reads whole reviews)")
+    check_recipe(recipe)
+    params = {**source.params, "variant_of": source.label}
+    with store.transaction() as conn:
+        mv = register(store, name, kind=source.kind, artifact_uri=source.artifact_uri,
+                      params=params, train_dataset=source.train_dataset,
+                      train_split=source.train_split, train_fingerprint=source.train_fingerprint,
+                      metrics=source.metrics, recipe=recipe, description=description, conn=conn)
+        if source.artifact_sha256:
+            conn.execute(sa.update(model_versions).where(model_versions.c.id == mv.id).values(
+                artifact_sha256=json.dumps(source.artifact_sha256)))
+    return get_version(store, name, mv.version)
 
 
 def resolve_for_scoring(store: Store, name: str, version: int | None) -> ModelVersion:

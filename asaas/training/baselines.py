@@ -54,20 +54,24 @@ class NBScaler(TransformerMixin, BaseEstimator):
         return X.multiply(self.r_).tocsr()
 
 
-def bow_rf_pipeline(seed: int = 42, n_jobs: int = -1) -> Pipeline:
+def bow_rf_pipeline(seed: int = 42, n_jobs: int = -1, class_weight: str | None = None
+                    ) -> Pipeline:
     return Pipeline([
         ("bow", CountVectorizer(preprocessor=clean_text, max_features=5000)),
-        ("rf", RandomForestClassifier(random_state=seed, n_jobs=n_jobs)),
+        ("rf", RandomForestClassifier(random_state=seed, n_jobs=n_jobs,
+                                      class_weight=class_weight)),
     ])
 
 
-def tfidf_lr_pipeline(seed: int = 42, C: float = 4.0) -> Pipeline:
+def tfidf_lr_pipeline(seed: int = 42, C: float = 4.0, class_weight: str | None = None
+                      ) -> Pipeline:
     return Pipeline([
         ("tfidf", TfidfVectorizer(preprocessor=strip_html, ngram_range=(1, 2), min_df=2,
                                   max_df=0.95, sublinear_tf=True,
                                   token_pattern=r"(?u)\b\w+\b|[!?]")),
         ("nb", NBScaler()),
-        ("lr", LogisticRegression(C=C, max_iter=2000, solver="liblinear", random_state=seed)),
+        ("lr", LogisticRegression(C=C, max_iter=2000, solver="liblinear", random_state=seed,
+                                  class_weight=class_weight)),
     ])
 
 
@@ -77,14 +81,17 @@ BASELINES = {
 }
 
 
-def fit_baseline(kind: str, texts: list[str], labels: list[int], seed: int = 42
-                 ) -> tuple[Pipeline, dict[str, Any]]:
+CLASS_WEIGHTS = (None, "balanced")
+
+
+def fit_baseline(kind: str, texts: list[str], labels: list[int], seed: int = 42,
+                 class_weight: str | None = None) -> tuple[Pipeline, dict[str, Any]]:
     """Fit one of BASELINES; returns the pipeline and its parameters and timing."""
-    pipeline = BASELINES[kind](seed=seed)
+    pipeline = BASELINES[kind](seed=seed, class_weight=class_weight)
     t0 = time.perf_counter()
     pipeline.fit(texts, labels)
     seconds = time.perf_counter() - t0
-    params = {"recipe": kind, "seed": seed,
+    params = {"recipe": kind, "seed": seed, "class_weight": class_weight,
               "steps": {name: type(step).__name__ for name, step in pipeline.steps},
               "step_params": {name: {k: v for k, v in step.get_params().items()
                                      if isinstance(v, (int, float, str, bool, type(None), tuple))}

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from asaas.errors import AsaasError
 from asaas.store import Store
+from asaas.store.sql import text_query
 
 
 class TrainingDataError(AsaasError):
@@ -24,25 +25,33 @@ class TrainingData:
     texts: list[str]
     labels: list[int]
     fingerprint: str
+    #: Languages of the training rows (None when the dataset records none, e.g. IMDB).
+    languages: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
 
 
 def load_training_data(store: Store, dataset: str = "imdb", split: str = "train",
-                       limit: int | None = None) -> TrainingData:
+                       limit: int | None = None, languages: list[str] | None = None
+                       ) -> TrainingData:
     """Labelled rows of ``dataset``/``split``; ``limit`` takes a fixed pseudo-random sample
-    (content-hash order, as ``asaas score --limit`` does), balanced by nothing but chance."""
+    (content-hash order, as ``asaas score --limit`` does), balanced by nothing but chance.
+    ``languages`` keeps only reviews in those languages (reviews with no language recorded are
+    kept: single-language corpora such as IMDB record none)."""
     if limit is not None and limit < 2:
         raise TrainingDataError("--limit must be at least 2 for training")
+    where = "dataset = :dataset AND split = :split AND label IS NOT NULL"
+    params: dict = {"dataset": dataset, "split": split, "limit": limit}
+    if languages:
+        where += " AND (language IS NULL OR language IN :languages)"
+        params["languages"] = list(languages)
     query = (
-        "SELECT id, text, label, external_id, content_hash FROM reviews "
-        "WHERE dataset = :dataset AND split = :split AND label IS NOT NULL "
+        f"SELECT id, text, label, external_id, content_hash, language FROM reviews WHERE {where} "
         + ("ORDER BY content_hash, id LIMIT :limit" if limit else "ORDER BY id")
     )
-    params = {"dataset": dataset, "split": split, "limit": limit}
     with store.transaction() as conn:
-        rows = conn.execute(sa.text(query), params).fetchall()
+        rows = conn.execute(text_query(query, params), params).fetchall()
         if not rows:
             have = conn.execute(sa.text(
                 "SELECT dataset, split, count(label) FROM reviews GROUP BY dataset, split "
@@ -64,5 +73,6 @@ def load_training_data(store: Store, dataset: str = "imdb", split: str = "train"
     digest = hashlib.sha256()
     for r in rows:
         digest.update(f"{r[3]}\t{r[4]}\t{r[2]}\n".encode())
+    langs = sorted({r[5] for r in rows if r[5] is not None})
     return TrainingData(dataset, split, [r[0] for r in rows], [r[1] for r in rows], labels,
-                        digest.hexdigest())
+                        digest.hexdigest(), langs or None)

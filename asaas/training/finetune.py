@@ -58,6 +58,7 @@ class FinetuneOptions:
     seed: int = 42
     device: str = "auto"
     truncation: str = "head"
+    languages: list[str] | None = None  # train only on reviews in these languages
     threads: int | None = None
     checkpoint_minutes: float = 10.0
     resume: bool = False
@@ -91,6 +92,8 @@ def _run_key(opts: FinetuneOptions, fingerprint: str) -> str:
     relevant = {k: v for k, v in asdict(opts).items()
                 if k not in ("device", "threads", "checkpoint_minutes", "resume", "progress",
                              "skip_existing")}
+    if relevant.get("languages") is None:
+        relevant.pop("languages", None)  # keeps keys of runs made before the option existed
     blob = json.dumps({**relevant, "data": fingerprint}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -115,7 +118,7 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
     if not on_cuda and opts.threads:
         torch.set_num_threads(opts.threads)
 
-    data = load_training_data(store, opts.train_dataset, "train", opts.limit)
+    data = load_training_data(store, opts.train_dataset, "train", opts.limit, opts.languages)
     recipe_key = _run_key(opts, data.fingerprint)
     if opts.skip_existing:
         existing = registry.find_by_recipe(store, opts.name, recipe_key)
@@ -261,6 +264,7 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
     params = {**{k: v for k, v in asdict(opts).items()
                  if k not in ("resume", "progress", "skip_existing")},
               "recipe_key": recipe_key, "max_length": max_length, "label_rule": "binary",
+              "languages": data.languages,
               "label_weights": [0.0, 1.0], "positive_index": 1, "negative_index": 0,
               "label_description": "positive = POSITIVE"}
     model.eval()
@@ -270,8 +274,11 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
         (tmp / "asaas.json").write_text(json.dumps({"params": params, "metrics": metrics},
                                                    indent=2, default=str))
         final = commit()
+        # Scored the way it was trained: same length, same truncation (see Recipe).
+        recipe = registry.Recipe(max_length, opts.truncation, None)
         mv = registry.register(store, opts.name, kind="hf", artifact_uri=str(final),
                                params=params, train_dataset=opts.train_dataset,
+                               train_split=data.split, recipe=recipe,
                                train_fingerprint=data.fingerprint, metrics=metrics)
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # the finished model supersedes its checkpoints
     return mv

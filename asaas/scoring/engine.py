@@ -1,0 +1,246 @@
+"""The local scoring engine: put a model version's predictions for a corpus into SQL, fast and
+resumably, in bounded memory.
+
+How a run goes
+1. The selection (dataset, splits, the version's languages, ``--limit``) minus the reviews that
+   already have a prediction or a recorded failure from this version: that anti-join is what
+   makes runs incremental and resumable. Work is handed out in a fixed pseudo-random order
+   (content hash), so an interrupted run has scored a fair sample (``selection.py``).
+2. Reviews are read a page at a time and worked through in chunks; a helper thread reads and
+   tokenises chunk k+1 (the Rust tokenizer releases the GIL) while the model runs chunk k.
+   Memory holds a page and two chunks, whatever the corpus size.
+3. DuckDB: predictions are committed every few seconds or few thousand rows (``writer.py``), so a
+   kill loses seconds of work and never leaves duplicates or gaps. PostgreSQL: each chunk is
+   claimed with row locks and written in the same transaction, so several ``asaas score``
+   processes on one version split the work, and one killed mid-chunk gives its rows back.
+4. A batch that fails is retried one review at a time; a review that fails on its own is recorded
+   in ``prediction_failures`` with the reason, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from asaas.models.registry import ModelVersion
+from asaas.progress import Progress
+from asaas.scoring import selection as sel_mod
+from asaas.scoring.options import DEFAULT_CHUNK, PAGE_ROWS, ScoreOptions, ScoreReport
+from asaas.scoring.runs import finish_run, start_run
+from asaas.scoring.scorers import Scorer, load_scorer
+from asaas.scoring.writer import BufferedWriter, PredictionWriter
+from asaas.store import Store
+
+
+@dataclass
+class Work:
+    """One chunk: review ids, the scorer's prepared input, and (PostgreSQL) the open
+    transaction holding the chunk's row locks."""
+
+    ids: list[int]
+    prepared: Any
+    conn: sa.Connection | None = None
+    trans: Any = None
+
+
+class PagedSource:
+    """Chunks sliced from keyset pages (DuckDB and other single-writer stores)."""
+
+    def __init__(self, store: Store, sel: sel_mod.Selection, scorer: Scorer, step: int) -> None:
+        self.scorer, self.step = scorer, step
+        self.pages = sel_mod.iter_pages(store, sel, max(PAGE_ROWS, step))
+        self.buffer: tuple[list[int], list[str]] = ([], [])
+
+    def next(self, most: int) -> Work | None:
+        step = min(self.step, most)
+        ids, texts = self.buffer
+        while len(ids) < step:
+            page = next(self.pages, None)
+            if page is None:
+                break
+            ids, texts = ids + page[0], texts + page[1]
+        if not ids or step < 1:
+            return None
+        self.buffer = (ids[step:], texts[step:])
+        return Work(ids[:step], self.scorer.prepare(texts[:step]))
+
+    def close(self) -> None:
+        pass
+
+
+class ClaimSource:
+    """Chunks claimed with ``FOR NO KEY UPDATE SKIP LOCKED`` (PostgreSQL).
+
+    Each claim continues after the last row this process claimed (so claims stay cheap however
+    much is done); at the end one more pass from the start picks up rows a killed process gave
+    back. Rows other live processes hold are skipped: they are theirs.
+    """
+
+    def __init__(self, store: Store, sel: sel_mod.Selection, scorer: Scorer, step: int) -> None:
+        self.store, self.sel, self.scorer, self.step = store, sel, scorer, step
+        self.after: tuple[str, int] | None = None
+        self.swept = False
+        self.open: list[Work] = []
+
+    def next(self, most: int) -> Work | None:
+        if most < 1:
+            return None
+        while True:
+            conn = self.store.engine.connect()
+            trans = conn.begin()
+            try:
+                rows = sel_mod.claim_chunk(conn, self.sel, min(self.step, most), self.after)
+            except BaseException:
+                trans.rollback()
+                conn.close()
+                raise
+            if rows:
+                self.after = (rows[-1][2], rows[-1][0])
+                work = Work([r[0] for r in rows], self.scorer.prepare([r[1] for r in rows]),
+                            conn, trans)
+                self.open.append(work)
+                return work
+            trans.rollback()
+            conn.close()
+            if self.swept or self.after is None:
+                return None
+            self.after, self.swept = None, True  # one pass from the start for leftovers
+
+    def release(self, work: Work) -> None:
+        if work in self.open:
+            self.open.remove(work)
+        if work.conn is not None:
+            work.conn.close()
+
+    def close(self) -> None:
+        for work in list(self.open):  # claimed but not written: roll back, rows go back
+            try:
+                work.trans.rollback()
+            finally:
+                self.release(work)
+
+
+class ClaimSink:
+    """Writes each claimed chunk in the transaction that holds its locks, then commits."""
+
+    def __init__(self, writer: PredictionWriter, source: ClaimSource) -> None:
+        self.writer, self.source = writer, source
+
+    def add(self, work: Work, scored: Any) -> None:
+        try:
+            self.writer.write(work.conn, [(work.ids, scored)])
+            work.trans.commit()
+        except BaseException:
+            work.trans.rollback()
+            raise
+        finally:
+            self.source.release(work)
+
+    def flush(self) -> None:
+        pass  # every chunk is committed as it is written
+
+
+class BufferSink:
+    """Buffers results and commits them in short transactions (see BufferedWriter)."""
+
+    def __init__(self, writer: PredictionWriter, options: ScoreOptions) -> None:
+        self.buffered = BufferedWriter(writer, options)
+
+    def add(self, work: Work, scored: Any) -> None:
+        self.buffered.add(work.ids, scored)
+
+    def flush(self) -> None:
+        self.buffered.flush()
+
+
+def _prefetched(pool: ThreadPoolExecutor, source: PagedSource | ClaimSource,
+                budget: Callable[[], int]) -> Iterator[Work]:
+    """Works from ``source`` while ``budget()`` reviews remain, the next one read and prepared
+    on the helper thread meanwhile."""
+    upcoming = pool.submit(source.next, budget())
+    while True:
+        work = upcoming.result()
+        if work is None:
+            return
+        left = budget() - len(work.ids)
+        upcoming = pool.submit(source.next, left) if left > 0 else None
+        yield work
+        if upcoming is None:
+            return
+
+
+def score(
+    store: Store,
+    mv: ModelVersion,
+    options: ScoreOptions | None = None,
+    *,
+    job_run_id: int | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> ScoreReport:
+    """Score every selected review that ``mv`` has not scored yet; see the module docstring."""
+    options = options or ScoreOptions()
+    options.check()
+    sel_mod.check_selection(store, options)
+    sel = sel_mod.selection_for(mv, options)
+    total, pending_all = sel_mod.count(store, sel)
+    pending = min(pending_all, options.max_reviews or pending_all)
+    if not pending:
+        return ScoreReport(mv.name, mv.version, None, total, total - pending_all, 0, 0, 0, "-",
+                           0.0, mv.recipe.describe())
+
+    scorer = load_scorer(mv, options)
+    recipe = mv.recipe
+    t0 = time.perf_counter()
+    step = options.chunk_size or DEFAULT_CHUNK["cuda" if scorer.device.startswith("cuda")
+                                               else "cpu"]
+    claims = store.dialect == "postgresql"
+    settings = {
+        "engine": "local", "batch_tokens": getattr(scorer, "batch_tokens", None),
+        "recipe": recipe.describe(), "max_length": recipe.max_length,
+        "truncation": recipe.truncation, "quantize": recipe.quantize,
+        "selection": sel.describe(), "chunk_size": step, "threads": options.threads,
+        "claims": claims,
+    }
+    run_id = start_run(store, mv.id, dataset=options.dataset, splits=options.splits,
+                       device=scorer.device, settings=settings, job_run_id=job_run_id)
+    writer = PredictionWriter(store, mv.id, run_id)
+    source: PagedSource | ClaimSource = (ClaimSource if claims else PagedSource)(
+        store, sel, scorer, step)
+    sink = ClaimSink(writer, source) if isinstance(source, ClaimSource) else \
+        BufferSink(writer, options)
+    progress = Progress(pending, f"score {mv.label}", enabled=options.progress,
+                        log_every_s=options.progress_every_s)
+    budget = pending
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="asaas-prepare") as pool:
+            try:
+                for work in _prefetched(pool, source, lambda: budget):
+                    scored = scorer.run(work.prepared)
+                    budget -= len(work.ids)
+                    sink.add(work, scored)
+                    progress.update(len(work.ids))
+                    if on_chunk:
+                        on_chunk(len(work.ids))
+            finally:
+                pool.shutdown(wait=True)  # the helper may still hold a claim: wait, then close
+                source.close()
+        sink.flush()
+    except BaseException as exc:
+        progress.close()
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        try:
+            sink.flush()  # keep what was finished: a rerun resumes after it
+        finally:
+            finish_run(store, run_id, status, f"{type(exc).__name__}: {exc}")
+        raise
+    progress.close()
+    seconds = time.perf_counter() - t0
+    finish_run(store, run_id, "succeeded")
+    return ScoreReport(mv.name, mv.version, run_id, total, total - pending_all, writer.scored,
+                       writer.failed, writer.truncated, scorer.device, seconds,
+                       recipe.describe(), left=max(0, pending_all - pending))
