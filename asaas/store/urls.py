@@ -17,12 +17,15 @@ def normalize_url(url_or_path: str) -> str:
     if "://" not in text:
         return f"duckdb:///{text}"
     try:
-        sa.engine.make_url(text)
-    except Exception as exc:  # SQLAlchemy raises ArgumentError for malformed URLs
+        url = sa.engine.make_url(text)
+    except Exception:  # SQLAlchemy raises ArgumentError for malformed URLs
         raise ConfigError(
-            f"cannot parse database URL {text!r} ({exc}); use e.g. duckdb:///asaas.duckdb "
+            f"cannot parse database URL {redact(text)}; use e.g. duckdb:///asaas.duckdb "
             "or postgresql://user@host/db"
         ) from None
+    if url.drivername in ("postgresql", "postgres"):
+        # SQLAlchemy's default PostgreSQL driver is psycopg2; asaas ships psycopg 3 (COPY).
+        return "postgresql+psycopg" + text[text.index("://"):]
     return text
 
 
