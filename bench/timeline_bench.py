@@ -26,7 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
-STEAM = ROOT.parent / "shared" / "data" / "steam" / "woctezuma_steam_reviews_80games_2010-2018.parquet"
+STEAM = (ROOT.parent / "shared" / "data" / "steam"
+         / "woctezuma_steam_reviews_80games_2010-2018.parquet")
 SPLIT_BEFORE = np.datetime64("2017-07-01")
 
 
