@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -219,11 +220,12 @@ class Store:
         *,
         on_conflict_do_nothing: bool = False,
     ) -> int:
-        """Insert an Arrow table in one statement (DuckDB) or in batches (other engines).
+        """Insert an Arrow table inside the caller's transaction; returns the rows inserted.
 
-        Never one row per transaction: on DuckDB the Arrow table is scanned directly, elsewhere
-        rows go in multi-row batches inside the caller's transaction. With
-        ``on_conflict_do_nothing`` rows whose key already exists are dropped, not errors.
+        Never one row per transaction: on DuckDB the Arrow table is scanned directly; on
+        PostgreSQL rows stream in with COPY (psycopg 3); elsewhere they go in multi-row batches.
+        With ``on_conflict_do_nothing`` rows whose key already exists are dropped, not errors,
+        and not counted.
         """
         if data.num_rows == 0:
             return 0
@@ -235,12 +237,14 @@ class Store:
             try:
                 col_sql = ", ".join(f'"{c}"' for c in cols)
                 conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
-                conn.exec_driver_sql(
+                result = conn.exec_driver_sql(
                     f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"{conflict}'
                 )
             finally:
                 raw.unregister(view)
-            return data.num_rows
+            return result.rowcount if result.rowcount >= 0 else data.num_rows
+        if self.dialect == "postgresql" and _is_psycopg3(conn):
+            return _copy_into_postgres(conn, table, data.select(cols), on_conflict_do_nothing)
         target = metadata.tables[table]
         stmt: Any = sa.insert(target)
         if on_conflict_do_nothing:
@@ -250,9 +254,11 @@ class Store:
                 stmt = pg_insert(target).on_conflict_do_nothing()
             else:
                 stmt = stmt.prefix_with("OR IGNORE")  # SQLite
+        inserted = 0
         for batch in data.select(cols).to_batches(FALLBACK_BATCH_ROWS):
-            conn.execute(stmt, batch.to_pylist())
-        return data.num_rows
+            result = conn.execute(stmt, batch.to_pylist())
+            inserted += result.rowcount if result.rowcount >= 0 else batch.num_rows
+        return inserted
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run a read query and return an Arrow table."""
@@ -266,6 +272,41 @@ class Store:
             names = list(result.keys())
             rows = result.fetchall()
         return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+
+def _is_psycopg3(conn: sa.Connection) -> bool:
+    return type(conn.connection.driver_connection).__module__.startswith("psycopg")
+
+
+def _copy_into_postgres(conn: sa.Connection, table: str, data: pa.Table,
+                        on_conflict_do_nothing: bool) -> int:
+    """Stream the rows in with COPY ... FROM STDIN, PostgreSQL's bulk-load path (psycopg 3
+    converts each row in C). COPY has no ON CONFLICT, so rows that may collide go through a
+    session-local staging table first."""
+    raw = conn.connection.driver_connection
+    cols = ", ".join(f'"{c}"' for c in data.column_names)
+    with raw.cursor() as cur:
+        target = f'"{table}"'
+        if on_conflict_do_nothing:
+            # Same column types as the target, without its defaults (no sequence draws); one
+            # staging table per table and column list, kept for the session, emptied per use.
+            stage = f'"_asaas_stage_{table}_{zlib.crc32(cols.encode()):08x}"'
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS "
+                        f"SELECT {cols} FROM {target} WITH NO DATA")
+            cur.execute(f"TRUNCATE {stage}")
+            target = stage
+        with cur.copy(f"COPY {target} ({cols}) FROM STDIN") as copy:
+            for batch in data.to_batches(FALLBACK_BATCH_ROWS):
+                columns = [c.to_pylist() for c in batch.columns]
+                for row in zip(*columns):
+                    copy.write_row(row)
+        if not on_conflict_do_nothing:
+            return data.num_rows
+        cur.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM {target} '
+                    "ON CONFLICT DO NOTHING")
+        inserted = cur.rowcount
+        cur.execute(f"TRUNCATE {target}")
+        return inserted
 
 
 def open_store(url: str, *, busy_timeout_s: float = 30.0, check_schema: bool = True) -> Store:
