@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.pg import pg_server  # noqa: F401  (the throwaway PostgreSQL server, for every module)
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_IMDB = SHARED / "data" / "imdb"
 
