@@ -14,7 +14,7 @@ BASE ?= $(or $(firstword $(wildcard ../shared/models/all-MiniLM-L6-v2-bf16)),sen
 DB ?= asaas.duckdb
 ASAAS := $(BIN)/asaas
 
-.PHONY: setup chromium demo test bench clean
+.PHONY: setup chromium postgres demo test bench clean
 
 setup: $(VENV)/.installed
 
@@ -44,7 +44,16 @@ chromium:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 		>/dev/null; } || echo "note: chromium not installed; the HTML rendering test will be skipped"
 
-test: setup chromium
+# The PostgreSQL tests start a throwaway server (tests/pg.py) and need its programs (initdb,
+# pg_ctl): Debian's postgresql package, installed here when missing and we are root with apt.
+# Elsewhere those tests are skipped (and fail under CI=true).
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		postgresql >/dev/null; } || echo "note: PostgreSQL not installed; its tests will be skipped"
+
+test: setup chromium postgres
 	$(BIN)/python -m pytest -q
 
 bench: setup
