@@ -17,15 +17,23 @@ import sqlalchemy as sa
 from asaas.errors import DatabaseError
 from asaas.store import Store
 
-SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+def _package_dir(package: str) -> Path:
+    """The folder of a data package that setup.py ships (``asaas.sql``, ``asaas.migrations``):
+    the checkout's top-level folder in an editable install, site-packages in a wheel install."""
+    from importlib.resources import files
+
+    return Path(str(files(package)))
+
+
+SQL_DIR = _package_dir("asaas.sql")
 _VIEW_NAME = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
 
 
 def view_files() -> list[Path]:
     files = sorted(SQL_DIR.glob("*.sql"))
     if not files:
-        raise DatabaseError(f"no view definitions found in {SQL_DIR}; install asaas from a "
-                            "checkout with `pip install -e .`")
+        raise DatabaseError(f"no view definitions found in {SQL_DIR}; reinstall asaas "
+                            "(`pip install asaas` or `pip install -e .` in a checkout)")
     return files
 
 

@@ -1,8 +1,8 @@
 """Alembic wiring: the configuration is built in code, never read from the user's directory.
 
-The migration scripts live in ``migrations/`` at the top of the repository (installed as editable
-package data next to ``asaas/``). The connection is handed to ``migrations/env.py`` so upgrades
-run inside the store's own transaction.
+The migration scripts live in ``migrations/`` at the top of the repository and ship inside the
+package as ``asaas.migrations`` (setup.py), so wheel installs find them too. The connection is
+handed to ``migrations/env.py`` so upgrades run inside the store's own transaction.
 """
 
 from __future__ import annotations
@@ -28,14 +28,20 @@ class DuckDBImpl(DefaultImpl):
     transactional_ddl = True
 
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+def _migrations_dir() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("asaas.migrations")))
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     if not (MIGRATIONS_DIR / "env.py").is_file():
         raise SchemaError(
-            f"migration scripts not found at {MIGRATIONS_DIR}; install asaas from a checkout "
-            "with `pip install -e .`"
+            f"migration scripts not found at {MIGRATIONS_DIR}; reinstall asaas "
+            "(`pip install asaas` or `pip install -e .` in a checkout)"
         )
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

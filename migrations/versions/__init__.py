@@ -1,0 +1,1 @@
+"""Hand-written migration scripts; shipped as package data (see setup.py)."""
