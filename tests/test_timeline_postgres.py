@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_postgres import pg_server  # noqa: F401  (the throwaway server fixture)
 
 from asaas.report import query
 from asaas.store import open_store
@@ -27,7 +26,7 @@ def _by_key(store, view: str) -> dict:
     return {tuple(r[k] for k in key): r for r in rows}
 
 
-def test_timeline_views_same_on_postgres(pg_server, db_path, invoke):  # noqa: F811
+def test_timeline_views_same_on_postgres(pg_server, db_path, invoke):
     data = td.generate(seed=5, per_month=(40, 90))
     duck = open_store(str(db_path))
     pg_url = pg_server()
