@@ -42,6 +42,18 @@ def db_path(isolated_env: Path) -> Path:
     return isolated_env
 
 
+@pytest.fixture(params=["duckdb", "postgresql"])
+def db_url(request, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's database on each engine: its DuckDB file, then a fresh PostgreSQL database
+    (the throwaway server of tests/pg.py). ASAAS_DB points at it, so commands need no --db;
+    ``tests.helpers.q`` queries either."""
+    if request.param == "duckdb":
+        return str(isolated_env)
+    url = request.getfixturevalue("pg_server")()
+    monkeypatch.setenv("ASAAS_DB", url)
+    return url
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

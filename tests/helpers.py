@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import duckdb
 
 
@@ -28,10 +30,22 @@ def err(result, *, after_log_lines: bool = False) -> str:
     return result.output
 
 
-def q(db_path, sql: str) -> list[tuple]:
-    """Query the database file directly with DuckDB, read-only, as an analyst would."""
-    con = duckdb.connect(str(db_path), read_only=True)
+def q(db, sql: str) -> list[tuple]:
+    """Query the database directly, as an analyst would: a DuckDB file read-only with DuckDB,
+    a URL (PostgreSQL) with SQLAlchemy. NUMERIC results come back as floats on both."""
+    text = str(db)
+    if "://" not in text or text.startswith("duckdb://"):
+        con = duckdb.connect(text.removeprefix("duckdb:///"), read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(text)
     try:
-        return con.execute(sql).fetchall()
+        with engine.connect() as conn:
+            return [tuple(float(v) if isinstance(v, Decimal) else v for v in row)
+                    for row in conn.execute(sa.text(sql))]
     finally:
-        con.close()
+        engine.dispose()

@@ -39,19 +39,20 @@ def _reference_probs(model_dir, texts, max_length):
 
 
 @pytest.fixture
-def scored_store(db_path, review_file, invoke):
+def scored_store(db_url, review_file, invoke):
+    """60 reviews ingested, on each engine (DuckDB, PostgreSQL)."""
     _ok(invoke("ingest", "--source", str(review_file(60))))
-    return open_store(str(db_path))
+    return open_store(db_url)
 
 
 @pytest.mark.parametrize("arch", ["bert", "distilbert"])
-def test_batched_sorted_equals_one_at_a_time(arch, request, scored_store, db_path):
+def test_batched_sorted_equals_one_at_a_time(arch, request, scored_store, db_url):
     model_dir = request.getfixturevalue(f"tiny_{arch}")
     mv = register_hf(scored_store, arch, str(model_dir), recipe=Recipe(64, "head"))
     report = score(scored_store, mv, ScoreOptions(batch_tokens=256, chunk_size=25,
                                                   progress=False))
     assert report.scored == 60 and report.failed == 0 and report.truncated > 0
-    rows = _q(db_path, "SELECT r.text, p.prob_positive, p.label, p.n_tokens, p.truncated "
+    rows = _q(db_url, "SELECT r.text, p.prob_positive, p.label, p.n_tokens, p.truncated "
                        "FROM predictions p JOIN reviews r ON r.id = p.review_id ORDER BY r.id")
     texts = [r[0] for r in rows]
     expected = _reference_probs(model_dir, texts, 64)
@@ -88,7 +89,7 @@ def test_head_tail_truncation_keeps_both_ends(scored_store, tiny_bert):
     assert tok.convert_ids_to_tokens(head_only)[1:33] == ["good"] * 10 + ["film"] * 22
 
 
-def test_cli_score_is_incremental(invoke, db_path, review_file, tiny_bert):
+def test_cli_score_is_incremental(invoke, db_url, review_file, tiny_bert):
     _ok(invoke("ingest", "--source", str(review_file(60))))
     _ok(invoke("models", "register", "tiny", "--hf", str(tiny_bert), "--max-length", "64"))
     out = _ok(invoke("score", "--model", "tiny", "--limit", "20", "--max-length", "64"))
@@ -97,27 +98,27 @@ def test_cli_score_is_incremental(invoke, db_path, review_file, tiny_bert):
     assert "nothing to score" in out
     out = _ok(invoke("score", "--model", "tiny", "--quiet"))
     assert "scored 40 reviews" in out and "20 already done" in out
-    assert _q(db_path, "SELECT count(*), count(DISTINCT review_id) FROM predictions") == [(60, 60)]
-    runs = _q(db_path, "SELECT status, n_scored FROM scoring_runs ORDER BY id")
+    assert _q(db_url, "SELECT count(*), count(DISTINCT review_id) FROM predictions") == [(60, 60)]
+    runs = _q(db_url, "SELECT status, n_scored FROM scoring_runs ORDER BY id")
     assert runs == [("succeeded", 20), ("succeeded", 40)]
 
 
-def test_limit_picks_the_same_sample_for_every_model(invoke, db_path, review_file, tiny_bert,
+def test_limit_picks_the_same_sample_for_every_model(invoke, db_url, review_file, tiny_bert,
                                                       tiny_distilbert):
     _ok(invoke("ingest", "--source", str(review_file(60))))
     _ok(invoke("models", "register", "a", "--hf", str(tiny_bert)))
     _ok(invoke("models", "register", "b", "--hf", str(tiny_distilbert)))
     _ok(invoke("score", "--model", "a", "--limit", "15", "--quiet"))
     _ok(invoke("score", "--model", "b", "--limit", "15", "--quiet"))
-    sets = _q(db_path, "SELECT model_version_id, list(review_id ORDER BY review_id) "
-                       "FROM predictions GROUP BY 1 ORDER BY 1")
-    assert len(sets) == 2 and sets[0][1] == sets[1][1]
-    labels = _q(db_path, "SELECT DISTINCT r.label FROM predictions p "
+    rows = _q(db_url, "SELECT model_version_id, review_id FROM predictions ORDER BY 1, 2")
+    sets = [[r for m, r in rows if m == mv] for mv in sorted({m for m, _ in rows})]
+    assert len(sets) == 2 and sets[0] == sets[1] and len(sets[0]) == 15
+    labels = _q(db_url, "SELECT DISTINCT r.label FROM predictions p "
                          "JOIN reviews r ON r.id = p.review_id")
     assert len(labels) == 2  # a sample of both classes, not the first rows of one
 
 
-def test_resume_after_interrupted_run(scored_store, tiny_bert, monkeypatch, db_path):
+def test_resume_after_interrupted_run(scored_store, tiny_bert, monkeypatch, db_url):
     mv = register_hf(scored_store, "tiny", str(tiny_bert))
     real_run = HFScorer.run
     calls = {"n": 0}
@@ -132,12 +133,12 @@ def test_resume_after_interrupted_run(scored_store, tiny_bert, monkeypatch, db_p
     opts = ScoreOptions(chunk_size=10, commit_rows=10, progress=False)
     with pytest.raises(KeyboardInterrupt):
         score(scored_store, mv, opts)
-    assert _q(db_path, "SELECT count(*) FROM predictions") == [(20,)]
-    assert _q(db_path, "SELECT status FROM scoring_runs") == [("interrupted",)]
+    assert _q(db_url, "SELECT count(*) FROM predictions") == [(20,)]
+    assert _q(db_url, "SELECT status FROM scoring_runs") == [("interrupted",)]
     monkeypatch.setattr(HFScorer, "run", real_run)
     report = score(scored_store, mv, opts)
     assert report.scored == 40 and report.already_done == 20
-    assert _q(db_path, "SELECT count(*), count(DISTINCT review_id) FROM predictions") == [(60, 60)]
+    assert _q(db_url, "SELECT count(*), count(DISTINCT review_id) FROM predictions") == [(60, 60)]
 
 
 def test_sigkill_mid_run_then_rerun_has_no_duplicates_or_gaps(db_path, review_file, invoke,
@@ -182,7 +183,7 @@ def test_sigkill_mid_run_then_rerun_has_no_duplicates_or_gaps(db_path, review_fi
 
 
 def test_a_failing_review_is_recorded_and_the_run_goes_on(scored_store, tiny_bert, monkeypatch,
-                                                          db_path):
+                                                          db_url):
     mv = register_hf(scored_store, "tiny", str(tiny_bert))
     real_forward = HFScorer._forward
     _, ids, texts = select_pending(scored_store, mv, ScoreOptions())
@@ -197,7 +198,7 @@ def test_a_failing_review_is_recorded_and_the_run_goes_on(scored_store, tiny_ber
     monkeypatch.setattr(HFScorer, "_forward", forward)
     report = score(scored_store, mv, ScoreOptions(progress=False))
     assert report.failed >= 1 and report.scored + report.failed == 60
-    failures = _q(db_path, "SELECT r.text, f.error FROM prediction_failures f "
+    failures = _q(db_url, "SELECT r.text, f.error FROM prediction_failures f "
                            "JOIN reviews r ON r.id = f.review_id")
     assert poison in [f[0] for f in failures]
     assert all("cannot score this one" in f[1] for f in failures)
@@ -231,12 +232,12 @@ def test_out_of_memory_halves_the_budget_and_loses_nothing(scored_store, tiny_be
     assert np.allclose(result.prob_positive, singles, atol=1e-5)
 
 
-def test_reversed_label_ids_are_respected(scored_store, tmp_path, db_path):
+def test_reversed_label_ids_are_respected(scored_store, tmp_path, db_url):
     model_dir = build_tiny_classifier(tmp_path / "reversed", id2label={0: "POSITIVE",
                                                                         1: "NEGATIVE"})
     mv = register_hf(scored_store, "rev", str(model_dir), recipe=Recipe(64, "head"))
     score(scored_store, mv, ScoreOptions(limit=10, progress=False))
-    rows = _q(db_path, "SELECT r.text, p.prob_positive FROM predictions p "
+    rows = _q(db_url, "SELECT r.text, p.prob_positive FROM predictions p "
                        "JOIN reviews r ON r.id = p.review_id ORDER BY r.id")
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -248,7 +249,7 @@ def test_reversed_label_ids_are_respected(scored_store, tmp_path, db_path):
             assert abs(model(**enc).logits.softmax(-1)[0, 0].item() - prob) < 1e-4
 
 
-def test_label_0_label_1_needs_positive_label(invoke, tmp_path, db_path):
+def test_label_0_label_1_needs_positive_label(invoke, tmp_path, db_url):
     model_dir = build_tiny_classifier(tmp_path / "generic", id2label={0: "LABEL_0",
                                                                        1: "LABEL_1"})
     out = _err(invoke("models", "register", "generic", "--hf", str(model_dir)))
@@ -256,7 +257,7 @@ def test_label_0_label_1_needs_positive_label(invoke, tmp_path, db_path):
     out = _ok(invoke("models", "register", "generic", "--hf", str(model_dir),
                      "--positive-label", "LABEL_1"))
     assert "positive = LABEL_1" in out
-    params = json.loads(_q(db_path, "SELECT params FROM model_versions")[0][0])
+    params = json.loads(_q(db_url, "SELECT params FROM model_versions")[0][0])
     assert params["positive_index"] == 1
 
 

@@ -78,8 +78,9 @@ def _metrics(store):
 
 
 @pytest.fixture
-def store(db_path):
-    return open_store(str(db_path))
+def store(db_url):
+    """Every view test runs on DuckDB and on PostgreSQL."""
+    return open_store(db_url)
 
 
 def test_metrics_equal_scikit_learn(store):
@@ -237,9 +238,10 @@ def test_versions_without_predictions_are_listed_with_a_reason(store):
     assert "no predictions" in m[9]["reason"]
 
 
-def test_views_install_is_idempotent_and_queryable_with_plain_duckdb(store, db_path):
+def test_views_install_is_idempotent_and_queryable_with_plain_duckdb(db_path):
     import duckdb
 
+    store = open_store(str(db_path))
     install_views(store)
     install_views(store)
     con = duckdb.connect(str(db_path), read_only=True)

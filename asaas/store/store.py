@@ -10,6 +10,7 @@ import random
 import time
 import zlib
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -40,6 +41,22 @@ def _quiet_duckdb(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("SET enable_progress_bar = false")
 
 
+#: DuckDB settings of every read-only connection: no files but the database itself, no
+#: extensions installed or loaded behind the statement's back (httpfs, postgres...).
+DUCKDB_SANDBOX = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+}
+
+
+def _sandbox_duckdb(dbapi_connection: Any, _record: Any) -> None:
+    _quiet_duckdb(dbapi_connection, _record)
+    # Last: from here on no statement can change a setting (external access back on...).
+    dbapi_connection.execute("SET lock_configuration = true")
+
+
 class Store:
     """A database that holds reviews, models and predictions.
 
@@ -49,10 +66,14 @@ class Store:
     ``busy_timeout_s`` bounds how long a connect retries while another process holds the file.
     """
 
-    def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = 30.0, read_only: bool = False
+                 ) -> None:
         self.url = normalize_url(url)
         self.busy_timeout_s = busy_timeout_s
         self.db_file = duckdb_file_path(self.url)
+        #: A read-only store never writes, creates or migrates: every transaction is a
+        #: read_transaction (read commands: report, sql, models list...).
+        self.read_only = read_only
         self._ro_engine: sa.Engine | None = None
         if self.db_file is not None and not self.db_file.parent.exists():
             raise DatabaseError(
@@ -115,7 +136,12 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
+        """A connection inside one transaction: committed on success, rolled back on error.
+        On a read-only store this is a read_transaction."""
+        if self.read_only:
+            with self.read_transaction() as conn:
+                yield conn
+            return
         conn = self._connect()
         try:
             with conn.begin():
@@ -127,8 +153,13 @@ class Store:
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[sa.Connection]:
-        """A connection that cannot write: DuckDB opens the file read-only, PostgreSQL runs a
-        READ ONLY transaction. For user-supplied SQL (``asaas sql``) and reports."""
+        """A connection that cannot write. For user-supplied SQL (``asaas sql``) and reports.
+
+        DuckDB opens the file read-only with external access (files, ATTACH, COPY), extension
+        loading and configuration changes disabled; PostgreSQL runs a READ ONLY transaction in
+        a fresh session whose default_transaction_read_only is on, so neither a statement nor
+        a later transaction on that session can write.
+        """
         engine = self._read_only_engine()
         conn = self._connect(engine)
         try:
@@ -142,13 +173,26 @@ class Store:
             conn.close()
 
     def _read_only_engine(self) -> sa.Engine:
-        if self.is_duckdb and self.db_file is not None:
-            if self._ro_engine is None:
-                self._ro_engine = sa.create_engine(
-                    self.url, poolclass=NullPool, connect_args={"read_only": True})
-                sa.event.listen(self._ro_engine, "connect", _quiet_duckdb)
+        if self._ro_engine is not None:
             return self._ro_engine
-        return self.engine
+        if self.is_duckdb:
+            if self.db_file is None:
+                raise DatabaseError("an in-memory DuckDB database has nothing to read; pass "
+                                    "--db with a database file or URL")
+            self._ro_engine = sa.create_engine(
+                self.url, poolclass=NullPool,
+                connect_args={"read_only": True, "config": dict(DUCKDB_SANDBOX)})
+            sa.event.listen(self._ro_engine, "connect", _sandbox_duckdb)
+        elif self.dialect == "postgresql":
+            # A fresh session per transaction (NullPool): nothing a statement sets outlives it.
+            url = sa.engine.make_url(self.url)
+            options = " ".join(filter(None, [url.query.get("options"),
+                                             "-c default_transaction_read_only=on"]))
+            self._ro_engine = sa.create_engine(self.url, poolclass=NullPool,
+                                               connect_args={"options": options})
+        else:
+            self._ro_engine = self.engine
+        return self._ro_engine
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -177,6 +221,38 @@ class Store:
                 return
         known = self._known_revisions()
         if current in known:
+            raise SchemaError(
+                f"database schema is at revision {current}, this asaas needs {head}: "
+                "run `asaas db upgrade`"
+            )
+        raise SchemaError(
+            f"database schema is at revision {current}, which this asaas does not know "
+            f"(head {head}); it was written by a newer asaas: upgrade asaas"
+        )
+
+    def check_readable(self) -> None:
+        """For read commands: the database must exist and hold asaas' schema at head. Nothing
+        is created, migrated or added (a foreign database stays as it was)."""
+        if self.is_duckdb:
+            if self.db_file is None:
+                raise DatabaseError("an in-memory DuckDB database has nothing to read; pass "
+                                    "--db with a database file or URL")
+            if not self.db_file.is_file():
+                raise DatabaseError(
+                    f"database {self.db_file} does not exist (read commands never create one); "
+                    "check --db / ASAAS_DB, or create it with `asaas ingest`")
+        with self.read_transaction() as conn:
+            current = migrate.current_revision(conn)
+        head = migrate.head_revision()
+        if current is None:
+            raise SchemaError(
+                f"{redact(self.url)} is not an asaas database (no asaas schema in it); point "
+                "--db at one, or create the schema with `asaas db upgrade`")
+        if current != head:
+            self._refuse_revision(current, head)
+
+    def _refuse_revision(self, current: str, head: str) -> None:
+        if current in self._known_revisions():
             raise SchemaError(
                 f"database schema is at revision {current}, this asaas needs {head}: "
                 "run `asaas db upgrade`"
@@ -271,7 +347,9 @@ class Store:
             result = conn.execute(sa.text(sql), params or {})
             names = list(result.keys())
             rows = result.fetchall()
-        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+        # PostgreSQL computes ratios in NUMERIC; hand them over as doubles, as DuckDB does.
+        return pa.table({n: [float(r[i]) if isinstance(r[i], Decimal) else r[i] for r in rows]
+                         for i, n in enumerate(names)})
 
 
 def _is_psycopg3(conn: sa.Connection) -> bool:
@@ -309,9 +387,18 @@ def _copy_into_postgres(conn: sa.Connection, table: str, data: pa.Table,
         return inserted
 
 
-def open_store(url: str, *, busy_timeout_s: float = 30.0, check_schema: bool = True) -> Store:
-    """Open a store; a brand-new database is created at head, an old one must be upgraded."""
-    store = Store(url, busy_timeout_s=busy_timeout_s)
+def open_store(url: str, *, busy_timeout_s: float = 30.0, check_schema: bool = True,
+               read_only: bool = False) -> Store:
+    """Open a store; a brand-new database is created at head, an old one must be upgraded.
+
+    ``read_only``: for read commands. The database must already exist at head; it is never
+    created or migrated, and every transaction is read-only (see ``Store.read_transaction``).
+    """
+    store = Store(url, busy_timeout_s=busy_timeout_s, read_only=read_only)
+    if read_only:
+        if check_schema:
+            store.check_readable()
+        return store
     if check_schema:
         store.ensure_schema()  # a new database is migrated to head, views included
     return store
