@@ -15,6 +15,12 @@ DEFAULT_DB_FILE = "asaas.duckdb"
 #: Hugging Face Hub dataset that ``asaas ingest`` loads when no ``--source`` is given.
 DEFAULT_HF_DATASET = "stanfordnlp/imdb"
 
+#: Dataset name of ingested reviews when none is given (``--format steam``: "steam").
+DEFAULT_DATASET = "imdb"
+
+#: Longest review text ingest accepts, in characters (longer ones are rejected with a reason).
+DEFAULT_MAX_REVIEW_CHARS = 1_000_000
+
 
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
@@ -26,6 +32,40 @@ def _env_float(name: str, default: float) -> float:
         from asaas.errors import ConfigError
 
         raise ConfigError(f"{name}={raw!r} is not a number; set it to seconds, e.g. {name}=30")
+
+
+def _env_int(name: str, default: int, example: str) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        from asaas.errors import ConfigError
+
+        raise ConfigError(f"{name}={raw!r} is not a positive whole number; e.g. {name}={example}")
+    return value
+
+
+#: DuckDB storage format of new database files: readable by DuckDB 1.4 and newer clients (the
+#: duckdb CLI, DBeaver, older Python packages), not only by the DuckDB 2 that asaas runs.
+DEFAULT_DUCKDB_STORAGE = "v1.4.0"
+
+
+def duckdb_storage_version() -> str:
+    """``ASAAS_DUCKDB_STORAGE``: the storage format new DuckDB files are written in ("latest" for
+    DuckDB's newest, which older clients cannot open). Existing files keep theirs."""
+    raw = (os.environ.get("ASAAS_DUCKDB_STORAGE") or DEFAULT_DUCKDB_STORAGE).strip()
+    import re
+
+    if raw != "latest" and not re.fullmatch(r"v\d+\.\d+\.\d+", raw):
+        from asaas.errors import ConfigError
+
+        raise ConfigError(f"ASAAS_DUCKDB_STORAGE={raw!r} is not a DuckDB version; use e.g. "
+                          f"{DEFAULT_DUCKDB_STORAGE} or latest")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -42,11 +82,16 @@ class Settings:
     busy_timeout_s
         ``ASAAS_BUSY_TIMEOUT``: how long to keep retrying when another process holds the DuckDB
         file (DuckDB allows one writer process and no readers beside it). Default 30 s.
+    max_review_chars
+        ``ASAAS_MAX_REVIEW_CHARS``: reviews longer than this many characters are rejected at
+        ingest (``asaas ingest --max-review-chars`` overrides). Default 1,000,000.
     """
 
     db_url: str = field(default_factory=lambda: os.environ.get("ASAAS_DB") or DEFAULT_DB_FILE)
     home: str | None = field(default_factory=lambda: os.environ.get("ASAAS_HOME") or None)
     busy_timeout_s: float = field(default_factory=lambda: _env_float("ASAAS_BUSY_TIMEOUT", 30.0))
+    max_review_chars: int = field(default_factory=lambda: _env_int(
+        "ASAAS_MAX_REVIEW_CHARS", DEFAULT_MAX_REVIEW_CHARS, "1000000"))
 
     def model_home(self, db_url: str) -> Path:
         """Directory for model artifacts belonging to the database at ``db_url``."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, StaticPool
@@ -85,8 +86,13 @@ class Store:
             if url_obj.get_backend_name() == "duckdb":
                 pool = NullPool if self.db_file is not None else StaticPool
                 # DuckDB draws its own progress bar on long statements; asaas reports progress
-                # itself, and cron logs must stay clean.
-                self.engine = sa.create_engine(self.url, poolclass=pool)
+                # itself, and cron logs must stay clean. New files are written in a storage
+                # format that DuckDB 1.x clients read too (settings.duckdb_storage_version).
+                from asaas.settings import duckdb_storage_version
+
+                config = {"storage_compatibility_version": duckdb_storage_version()}
+                self.engine = sa.create_engine(self.url, poolclass=pool,
+                                               connect_args={"config": config})
                 sa.event.listen(self.engine, "connect", _quiet_duckdb)
             else:
                 self.engine = sa.create_engine(self.url, pool_pre_ping=True)
@@ -309,16 +315,18 @@ class Store:
         if self.is_duckdb:
             raw = conn.connection.driver_connection
             view = f"_asaas_stage_{id(data):x}"
-            raw.register(view, data)
+            col_sql = ", ".join(f'"{c}"' for c in cols)
+            conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
+            # Not raw.register(): inside a transaction DuckDB keeps an unregistered view's
+            # catalog entry, and the Arrow data it holds, until commit, so a long ingest kept
+            # every batch in memory. A relation's query() names the data for one statement.
             try:
-                col_sql = ", ".join(f'"{c}"' for c in cols)
-                conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
-                result = conn.exec_driver_sql(
-                    f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"{conflict}'
-                )
-            finally:
-                raw.unregister(view)
-            return result.rowcount if result.rowcount >= 0 else data.num_rows
+                result = raw.from_arrow(data).query(
+                    view, f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"'
+                    f"{conflict}")
+                return int(result.fetchall()[0][0])
+            except duckdb.Error as exc:
+                raise DatabaseError(f"database error: {_first_line(exc)}") from None
         if self.dialect == "postgresql" and _is_psycopg3(conn):
             return _copy_into_postgres(conn, table, data.select(cols), on_conflict_do_nothing)
         target = metadata.tables[table]
