@@ -90,7 +90,7 @@ def test_new_database_is_created_at_head(db_path):
 def test_database_behind_head_is_refused(db_path, monkeypatch):
     open_store(str(db_path))
     monkeypatch.setattr(migrate, "head_revision", lambda: "9999")
-    monkeypatch.setattr(Store, "_known_revisions", staticmethod(lambda: {"0001", "0002", "9999"}))
+    monkeypatch.setattr(Store, "_known_revisions", staticmethod(lambda: {"0001", "0002", "0003", "9999"}))
     with pytest.raises(SchemaError, match="asaas db upgrade"):
         open_store(str(db_path))
 
@@ -115,9 +115,9 @@ def test_db_commands(invoke, db_path):
     result = invoke("db", "current")
     assert result.exit_code == 0 and "revision none" in result.output
     result = invoke("db", "upgrade")
-    assert result.exit_code == 0 and "upgraded database from empty to 0002" in result.output
+    assert result.exit_code == 0 and "upgraded database from empty to 0003" in result.output
     result = invoke("db", "upgrade")
-    assert "already at revision 0002" in result.output
+    assert "already at revision 0003" in result.output
     result = invoke("db", "current")
     assert "up to date" in result.output
 
@@ -138,3 +138,24 @@ def test_downgrade_to_0001_and_back_keeps_data(db_path):
     assert "events" in cols
     with store.transaction() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM products")).scalar() == 1
+
+
+def test_0003_copies_old_versions_recipes_and_languages_into_columns(db_path):
+    store = Store(str(db_path))
+    store.upgrade("0001")
+    with store.transaction() as conn:
+        conn.execute(sa.text("INSERT INTO models (id, name, created_at) VALUES (1, 'm', now())"))
+        for id_, kind, params in (
+                (1, "hf", '{"max_length": 256, "truncation": "head+tail"}'),
+                (2, "hf", "{}"),
+                (3, "sklearn", '{"languages": ["english"]}')):
+            conn.execute(sa.text(
+                "INSERT INTO model_versions (id, model_id, version, kind, artifact_uri, params, "
+                "created_at) VALUES (:i, 1, :i, :k, 'x', :p, now())"),
+                {"i": id_, "k": kind, "p": params})
+    store.upgrade()
+    with store.transaction() as conn:
+        rows = conn.execute(sa.text("SELECT id, max_length, truncation, languages "
+                                    "FROM model_versions ORDER BY id")).fetchall()
+    assert [tuple(r) for r in rows] == [(1, 256, "head+tail", None), (2, 512, "head", None),
+                                        (3, None, None, "english")]

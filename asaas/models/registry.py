@@ -102,7 +102,7 @@ class ModelVersion:
     @property
     def languages(self) -> list[str] | None:
         """Languages the version was trained on (None: not recorded, see scoring)."""
-        return self.params.get("languages")
+        return self.params.get("languages") or None
 
 
 def check_name(name: str) -> str:
@@ -255,6 +255,7 @@ def register(
         train_split=train_split, train_fingerprint=train_fingerprint,
         metrics=json.dumps(metrics or {}), environment=json.dumps(env), created_at=now,
         max_length=recipe.max_length, truncation=recipe.truncation, quantize=recipe.quantize,
+        languages=",".join(params["languages"]) if (params or {}).get("languages") else None,
     ))
     return ModelVersion(
         id=version_id, name=name, version=(last or 0) + 1, kind=kind, artifact_uri=artifact_uri,

@@ -133,6 +133,8 @@ model_versions = sa.Table(
     sa.Column("max_length", sa.Integer, nullable=True),
     sa.Column("truncation", sa.String(16), nullable=True),
     sa.Column("quantize", sa.String(16), nullable=True),
+    # Added in 0003: comma-separated languages the version reads (NULL: not recorded).
+    sa.Column("languages", sa.Text, nullable=True),
     sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
 )
 
