@@ -281,7 +281,7 @@ def test_not_a_duckdb_file(invoke, tmp_path, aclimdb_dir):
 
 
 def test_failure_during_write_leaves_no_half_ingest(invoke, db_path, aclimdb_dir, monkeypatch):
-    def boom(self, conn, table, data, columns=None):
+    def boom(self, conn, table, data, columns=None, **kwargs):
         conn.exec_driver_sql("SELECT 1")
         raise RuntimeError("disk full")
 

@@ -1,0 +1,217 @@
+"""Ingest options: one dataclass shared by ``asaas ingest`` and the job runner, and the parsing
+of the option values that are small languages of their own (``--label-map``, ``--split-before``).
+
+Every impossible value is refused here with a one-line ConfigError naming the option, before a
+source is opened or anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from asaas.errors import ConfigError
+from asaas.ingest.readers.base import BATCH_ROWS, FIELDS, ColumnNames
+from asaas.settings import DEFAULT_DATASET, Settings
+
+#: --format values: None reads columns by their usual names; "steam" knows Steam's records.
+FORMATS = ("steam",)
+
+#: Column widths in the schema (asaas/store/schema.py), checked before PostgreSQL would abort.
+MAX_DATASET_CHARS = 64
+MAX_SPLIT_CHARS = 32
+MAX_KIND_CHARS = 32
+
+#: What a --label-map value may say.
+_LABEL_VALUES = {"1": 1, "0": 0, "-1": None, "pos": 1, "neg": 0, "positive": 1, "negative": 0,
+                 "none": None, "unlabelled": None, "unlabeled": None}
+
+
+@dataclass
+class IngestOptions:
+    """Everything ``asaas.ingest.ingest`` can be told besides the source and the store."""
+
+    #: None: "imdb", or the format's own dataset ("steam" for --format steam).
+    dataset: str | None = None
+    splits: list[str] | None = None
+    columns: ColumnNames = field(default_factory=ColumnNames)
+    default_split: str = "train"
+    #: None or one of FORMATS.
+    format: str | None = None
+    #: Words -> 1, 0 or None (unlabelled), matched case-insensitively before the usual words.
+    label_map: dict[str, int | None] | None = None
+    #: strptime format for time strings that are not ISO 8601.
+    time_format: str | None = None
+    #: Reviews written before this instant (naive UTC) are "train", the others "test".
+    split_before: datetime | None = None
+    #: products.kind for new products (--format steam: "game").
+    product_kind: str | None = None
+    #: Reviews longer than this are rejected; None: ASAAS_MAX_REVIEW_CHARS.
+    max_review_chars: int | None = None
+    batch_rows: int = BATCH_ROWS
+
+    def resolved_dataset(self) -> str:
+        if self.dataset is not None:
+            return self.dataset
+        return "steam" if self.format == "steam" else DEFAULT_DATASET
+
+
+def option_name(key: str, style: str) -> str:
+    """``label_map`` as the command line (``--label-map``) or a job file (``label_map``) says it."""
+    return "--" + key.replace("_", "-") if style == "cli" else key
+
+
+def parse_label_map(value: str | dict[str, Any] | None, style: str = "cli"
+                    ) -> dict[str, int | None] | None:
+    """``'Empfohlen=1,Nicht empfohlen=0'`` (or a job file's table) -> {word: 1/0/None}."""
+    if value is None:
+        return None
+    name = option_name("label_map", style)
+    if isinstance(value, dict):
+        pairs = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, str):
+        if not value.strip():
+            raise ConfigError(f"{name} is empty; write WORD=1,WORD=0 (e.g. 'Empfohlen=1,"
+                              "Nicht empfohlen=0')")
+        pairs = []
+        for entry in value.split(","):
+            if not entry.strip():
+                raise ConfigError(f"{name} {value!r} has an empty entry; separate WORD=1 and "
+                                  "WORD=0 entries with single commas")
+            if "=" not in entry:
+                raise ConfigError(f"{name} entry {entry.strip()!r} has no '='; write WORD=1, "
+                                  "WORD=0 or WORD=-1 (unlabelled)")
+            word, _, label = entry.rpartition("=")
+            pairs.append((word, label))
+    else:
+        raise ConfigError(f"{name} must be 'WORD=1,WORD=0' text or a table of words")
+    out: dict[str, int | None] = {}
+    for word, label in pairs:
+        key = word.strip().lower()
+        if not key:
+            raise ConfigError(f"{name} has an entry without a word before '='; write WORD=1")
+        text = str(label).strip().lower()
+        if isinstance(label, bool) or text not in _LABEL_VALUES:
+            raise ConfigError(f"{name} maps {word.strip()!r} to {label!r}; use 1 (positive), "
+                              "0 (negative) or -1 (unlabelled)")
+        if key in out and out[key] != _LABEL_VALUES[text]:
+            raise ConfigError(f"{name} maps {word.strip()!r} twice, to different labels; keep "
+                              "one")
+        out[key] = _LABEL_VALUES[text]
+    return out
+
+
+def parse_split_before(value: str | date | datetime | None, style: str = "cli"
+                       ) -> datetime | None:
+    """``2017-07-01`` or an ISO 8601 date-time -> naive UTC (a zone, when given, is honoured)."""
+    if value is None:
+        return None
+    name = option_name("split_before", style)
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+                raise ValueError(text)  # fromisoformat also takes 20170701; ask for dashes
+        except ValueError:
+            raise ConfigError(f"{name} {text!r} is not a date; write YYYY-MM-DD (UTC), e.g. "
+                              f"{name} 2017-07-01") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _check_name(value: str | None, what: str, limit: int, style: str) -> None:
+    if value is None:
+        return
+    name = option_name(what, style)
+    if not value.strip():
+        raise ConfigError(f"{name} must not be empty")
+    if len(value) > limit:
+        raise ConfigError(f"{name} {value[:20]!r}... is {len(value)} characters; at most {limit}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value) or value != value.strip():
+        raise ConfigError(f"{name} {value!r} holds control characters or surrounding spaces; "
+                          "use plain words such as imdb, sst2, steam")
+
+
+def check_options(options: IngestOptions, style: str = "cli") -> IngestOptions:
+    """Refuse impossible values with one line naming the option; returns the options."""
+    if options.format is not None and options.format not in FORMATS:
+        raise ConfigError(f"{option_name('format', style)} {options.format!r} is not known; "
+                          f"use one of {', '.join(FORMATS)} (or leave it out)")
+    _check_name(options.resolved_dataset(), "dataset", MAX_DATASET_CHARS, style)
+    _check_name(options.default_split, "default_split", MAX_SPLIT_CHARS, style)
+    for split in options.splits or []:
+        _check_name(split, "split", MAX_SPLIT_CHARS, style)
+    _check_name(options.product_kind, "product_kind", MAX_KIND_CHARS, style)
+    for name in FIELDS:
+        column = getattr(options.columns, name)
+        if column is not None and not column.strip():
+            raise ConfigError(f"{option_name(name + '_column', style)} must not be empty; "
+                              "name a column or leave the option out")
+    if options.time_format is not None:
+        if "%" not in options.time_format:
+            raise ConfigError(f"{option_name('time_format', style)} {options.time_format!r} has "
+                              "no % directive; write a strptime format such as "
+                              "'%d.%m.%Y %H:%M:%S'")
+        if options.columns.time is None and options.format is None:
+            raise ConfigError(f"{option_name('time_format', style)} needs "
+                              f"{option_name('time_column', style)}")
+    if options.split_before is not None and options.columns.time is None \
+            and options.format is None:
+        raise ConfigError(f"{option_name('split_before', style)} splits by review time: name "
+                          f"the time column with {option_name('time_column', style)}")
+    if options.max_review_chars is not None and options.max_review_chars < 1:
+        raise ConfigError(f"{option_name('max_review_chars', style)} must be at least 1")
+    if options.batch_rows < 1:
+        raise ConfigError("batch_rows must be at least 1")
+    return options
+
+
+#: Keys an ingest step of a job file may have (besides kind and source).
+JOB_KEYS = ("dataset", "splits", "format", "default_split", "label_map", "time_format",
+            "split_before", "product_kind", "max_review_chars",
+            *(f"{name}_column" for name in FIELDS))
+
+
+def options_from_job(step: dict[str, Any]) -> IngestOptions:
+    """IngestOptions from an ingest step of a job file; ConfigError names the bad key."""
+    unknown = sorted(set(step) - set(JOB_KEYS) - {"kind", "source"})
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r}; an ingest step takes source and "
+                          f"{', '.join(JOB_KEYS)}")
+    for key in ("dataset", "format", "default_split", "time_format", "product_kind",
+                *(f"{name}_column" for name in FIELDS)):
+        if key in step and not isinstance(step[key], str):
+            raise ConfigError(f"{key} must be a string, not {step[key]!r}")
+    splits = step.get("splits")
+    if splits is not None and (not isinstance(splits, list)
+                               or not all(isinstance(s, str) for s in splits)):
+        raise ConfigError(f"splits must be a list of names such as [\"train\", \"test\"], not "
+                          f"{splits!r}")
+    limit = step.get("max_review_chars")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise ConfigError(f"max_review_chars must be a whole number, not {limit!r}")
+    columns = ColumnNames(**{name: step.get(f"{name}_column") for name in FIELDS})
+    options = IngestOptions(
+        dataset=step.get("dataset"), splits=splits, columns=columns,
+        default_split=step.get("default_split", "train"), format=step.get("format"),
+        label_map=parse_label_map(step.get("label_map"), "job"),
+        time_format=step.get("time_format"),
+        split_before=parse_split_before(step.get("split_before"), "job"),
+        product_kind=step.get("product_kind"), max_review_chars=limit)
+    return check_options(options, "job")
+
+
+def max_review_chars(options: IngestOptions) -> int:
+    return options.max_review_chars or Settings().max_review_chars
+
+
+__all__ = ["FORMATS", "IngestOptions", "JOB_KEYS", "check_options", "max_review_chars",
+           "options_from_job", "parse_label_map", "parse_split_before"]

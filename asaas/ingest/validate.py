@@ -1,0 +1,359 @@
+"""Judge raw rows: every value checked the same way whatever the database engine, so a row that
+PostgreSQL would refuse (a NUL byte, an over-long id) is one rejected row with its reason on
+DuckDB too, instead of an aborted ingest on one engine and a stored oddity on the other.
+
+Times: ISO 8601 strings, Unix epoch seconds (int, float or a string of digits), Arrow / pandas /
+Python date-times and dates; ``--time-format`` reads other strings with ``strptime``. A time
+with a zone is converted to UTC; one without is taken as UTC. Stored naive UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from asaas.clock import utcnow
+from asaas.ingest.options import MAX_SPLIT_CHARS
+from asaas.ingest.readers import RawBatch, unparseable_reason
+
+_POSITIVE = {"1", "pos", "positive", "true"}
+_NEGATIVE = {"0", "neg", "negative", "false"}
+_UNLABELLED = {"", "-1", "none", "null", "nan", "unsup", "unlabeled", "unlabelled"}
+
+#: Examples kept per rejection reason, for messages and the ingest_runs.details column.
+EXAMPLES_PER_REASON = 3
+
+#: Column widths in the schema (asaas/store/schema.py).
+MAX_ID_CHARS = 256
+MAX_PRODUCT_CHARS = 256
+MAX_LANGUAGE_CHARS = 32
+
+#: A review time further ahead than this is a wrong clock or a wrong unit, not a review.
+FUTURE_SLACK = timedelta(days=1)
+
+_EPOCH = datetime(1970, 1, 1)
+_TRUE = {"true", "1", "yes", "t", "y"}
+_FALSE = {"false", "0", "no", "f", "n"}
+
+DUPLICATE = "duplicate id within the source (first kept)"
+
+
+class LabelError(ValueError):
+    pass
+
+
+def normalize_label(value: Any, label_map: dict[str, int | None] | None = None) -> int | None:
+    """1 / 0 / None (unlabelled) from 0/1, pos/neg, positive/negative, true/false, -1/empty;
+    words of ``label_map`` (lower-case keys) first."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if value in (0, 1):
+            return int(value)
+        if value == -1:
+            return None
+        raise LabelError(str(value))
+    text = (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+    key = text.strip().lower()
+    if label_map and key in label_map:
+        return label_map[key]
+    if key in _POSITIVE:
+        return 1
+    if key in _NEGATIVE:
+        return 0
+    if key in _UNLABELLED:
+        return None
+    raise LabelError(text)
+
+
+class Reject(ValueError):
+    """A row that cannot be stored: its reason, and the offending value for the examples."""
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _clean(value: Any, what: str, limit: int | None = None) -> str | None:
+    """A short string field: None when missing or blank; Reject for what no engine stores."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Reject(f"{what} is not valid UTF-8") from None
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)  # ids and app ids that went through a float column (NaN elsewhere)
+    text = str(value).strip()
+    if not text:
+        return None
+    if "\x00" in text:
+        raise Reject(f"{what} contains NUL bytes")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Reject(f"{what} is not valid UTF-8") from None
+    if limit is not None and len(text) > limit:
+        raise Reject(f"{what} is longer than {limit} characters")
+    return text
+
+
+def parse_time(value: Any, time_format: str | None = None) -> datetime | None:
+    """Naive UTC from any supported time value; None when missing; ValueError when not a time."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    elif isinstance(value, bool):
+        raise ValueError(value)
+    elif isinstance(value, (int, float)):
+        return _EPOCH + timedelta(seconds=value)
+    else:
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).decode("utf-8")
+        text = str(value).strip()
+        if not text:
+            return None
+        if time_format:
+            moment = datetime.strptime(text, time_format)
+        elif text.lstrip("-").replace(".", "", 1).isdigit():
+            return _EPOCH + timedelta(seconds=float(text))
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if hasattr(moment, "to_pydatetime"):  # pandas Timestamp
+        moment = moment.to_pydatetime()
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _flag(value: Any) -> bool | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if not text:
+        return None
+    raise Reject("early access flag is not true/false")
+
+
+@dataclass
+class Rules:
+    """How rows are judged (from IngestOptions, resolved once per ingest)."""
+
+    max_review_chars: int
+    label_map: dict[str, int | None] | None = None
+    time_format: str | None = None
+    split_before: datetime | None = None
+    #: Times after now + FUTURE_SLACK are rejected.
+    now: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class Prepared:
+    """One batch of validated rows ready to insert (columns), in source order."""
+
+    ids: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    labels: list[int | None] = field(default_factory=list)
+    ratings: list[float | None] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    products: list[str | None] = field(default_factory=list)
+    product_names: list[str | None] = field(default_factory=list)
+    times: list[datetime | None] = field(default_factory=list)
+    languages: list[str | None] = field(default_factory=list)
+    early_access: list[bool | None] = field(default_factory=list)
+    responses: list[str | None] = field(default_factory=list)
+    responded_at: list[datetime | None] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+    #: Rows of the source read into this batch (rejected ones included).
+    read: int = 0
+    #: Rows without an id: (index in this batch, base id) to be numbered by the caller.
+    derived: list[tuple[int, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Tally:
+    """Rejected and skipped rows of the whole ingest, by reason, with a few examples each."""
+
+    rejected: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def note(self, bucket: Counter, reason: str, where: str) -> None:
+        bucket[reason] += 1
+        if len(self.examples[reason]) < EXAMPLES_PER_REASON:
+            self.examples[reason].append(where)
+
+
+def _rating(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    rating = float(value)
+    return None if math.isnan(rating) else rating
+
+
+class Validator:
+    def __init__(self, rules: Rules, tally: Tally, *, selection: frozenset[str] | None) -> None:
+        self.rules, self.tally, self.selection = rules, tally, selection
+        self.latest = rules.now + FUTURE_SLACK
+
+    def prepare(self, raw: RawBatch) -> Prepared:
+        """Validate every row of a batch; ids are checked against the database (and repeats
+        within the source found) by the writer."""
+        out = Prepared()
+        none = [None] * len(raw)
+        col = raw.values.get
+        texts, labels, ids, ratings = (col("text", none), col("label", none), col("id", none),
+                                       col("rating", none))
+        products, names, times = col("product", none), col("product_name", none), col("time", none)
+        languages, early, responses, responded = (
+            col("language", none), col("early_access", none), col("developer_response", none),
+            col("developer_responded_at", none))
+        wants_product = "product" in raw.values or raw.file_product is not None
+        rules, tally = self.rules, self.tally
+        for i in range(len(raw)):
+            split = raw.splits[i]
+            try:
+                moment = self._time(times[i], "time")
+                if rules.split_before is not None:
+                    if moment is None:
+                        raise Reject("time is missing (--split-before needs it)")
+                    split = "train" if moment < rules.split_before else "test"
+                    if self.selection and split not in self.selection:
+                        continue  # not selected: not read, as when readers filter by split
+                text = self._text(texts[i])
+                try:
+                    label = normalize_label(labels[i], rules.label_map)
+                except LabelError as exc:
+                    words = "0/1/pos/neg or in --label-map" if rules.label_map else "0/1/pos/neg"
+                    raise Reject(f"label is not {words}", repr(str(exc)[:20])) from None
+                try:
+                    rating = _rating(ratings[i])
+                except (TypeError, ValueError):
+                    raise Reject("rating is not a number") from None
+                split_name = _clean(split, "split name", MAX_SPLIT_CHARS)
+                if split_name is None:
+                    raise Reject("split name is empty")
+                product = _clean(products[i], "product id", MAX_PRODUCT_CHARS) \
+                    if products is not none else None
+                if product is None and raw.file_product is not None:
+                    product = raw.file_product
+                if wants_product and product is None:
+                    raise Reject("product is missing")
+                name = _clean(names[i], "product name")
+                language = _clean(languages[i], "language", MAX_LANGUAGE_CHARS)
+                flag = _flag(early[i])
+                response = self._response(responses[i])
+                response_at = self._time(responded[i], "developer response time")
+                ext = _clean(ids[i], "id", MAX_ID_CHARS)
+            except Reject as exc:
+                out.read += 1
+                where = raw.locate(i)
+                tally.note(tally.rejected, exc.reason,
+                           f"{where} ({exc.detail})" if exc.detail else where)
+                continue
+            out.read += 1
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            if ext is None:
+                # No id in the source: derived from split and content; the caller numbers
+                # repeats (#2, #3...) so the same file ingested again maps to the same ids.
+                out.derived.append((len(out.ids), f"{split_name}:{digest[:20]}"))
+                ext = ""
+            out.ids.append(ext)
+            out.texts.append(text)
+            out.labels.append(label)
+            out.ratings.append(rating)
+            out.splits.append(split_name)
+            out.hashes.append(digest)
+            out.products.append(product)
+            out.product_names.append(name)
+            out.times.append(moment)
+            out.languages.append(language)
+            out.early_access.append(flag)
+            out.responses.append(response)
+            out.responded_at.append(response_at)
+            out.where.append(raw.locate(i))
+        return out
+
+    def _text(self, text: Any) -> str:
+        reason = unparseable_reason(text)
+        if reason:
+            raise Reject(reason)
+        if isinstance(text, (bytes, bytearray)):
+            try:
+                text = bytes(text).decode("utf-8")
+            except UnicodeDecodeError:
+                raise Reject("text is not valid UTF-8") from None
+        if _is_missing(text):
+            raise Reject("text is missing")
+        text = str(text)
+        if not text.strip():
+            raise Reject("text is empty or whitespace")
+        if len(text) > self.rules.max_review_chars:
+            raise Reject(f"text is longer than {self.rules.max_review_chars:,} characters "
+                         "(--max-review-chars)")
+        if "\x00" in text:
+            raise Reject("text contains NUL bytes")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Reject("text is not valid UTF-8") from None  # lone surrogates from JSON
+        return text
+
+    def _response(self, value: Any) -> str | None:
+        if _is_missing(value):
+            return None
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                value = bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                raise Reject("developer response is not valid UTF-8") from None
+        text = str(value)
+        if not text.strip():
+            return None
+        if "\x00" in text:
+            raise Reject("developer response contains NUL bytes")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Reject("developer response is not valid UTF-8") from None
+        return text
+
+    def _time(self, value: Any, what: str) -> datetime | None:
+        try:
+            moment = parse_time(value, self.rules.time_format)
+        except (ValueError, TypeError, OverflowError, UnicodeDecodeError):
+            fmt = (f"does not match --time-format {self.rules.time_format!r}"
+                   if self.rules.time_format and isinstance(value, (str, bytes)) else
+                   "is not a date-time (ISO 8601, epoch seconds or --time-format)")
+            raise Reject(f"{what} {fmt}", repr(str(value)[:20])) from None
+        if moment is not None and moment > self.latest:
+            raise Reject(f"{what} is in the future", moment.isoformat(" "))
+        return moment
