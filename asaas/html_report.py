@@ -157,9 +157,9 @@ window.addEventListener('load', function () {
 
 
 #: Columns of the metric table on the page.
-PAGE_COLUMNS = ("model", "version", "n", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
-                "precision", "recall", "f1", "roc_auc", "average_precision", "brier_score",
-                "expected_calibration_error")
+PAGE_COLUMNS = ("model", "version", "scoring", "n", "coverage", "accuracy", "accuracy_ci_low",
+                "accuracy_ci_high", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
+                "average_precision", "brier_score", "expected_calibration_error", "note")
 
 
 def render_html(store: Store, metrics: Table, *, split: str | None = "test",
@@ -189,7 +189,8 @@ def render_html(store: Store, metrics: Table, *, split: str | None = "test",
     ]
     confusions = [_confusion_svg(v["label"], v["tn"], v["fp"], v["fn"], v["tp"])
                   for v in versions]
-    shown = Table(list(PAGE_COLUMNS), [tuple(r[c] for c in PAGE_COLUMNS) for r in rows])
+    columns = [c for c in PAGE_COLUMNS if c in metrics.columns]  # note: from report.with_notes
+    shown = Table(columns, [tuple(r[c] for c in columns) for r in rows])
     stamp = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     title = f"asaas report: {dataset} / {split or 'all'}"
     return (

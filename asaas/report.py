@@ -27,11 +27,17 @@ FORMATS = ("table", "markdown", "csv", "json")
 
 #: Columns of the headline report, in order.
 REPORT_COLUMNS = (
-    "model", "version", "split", "n", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
-    "precision", "recall", "f1", "specificity", "balanced_accuracy", "roc_auc", "roc_auc_ci_low",
-    "roc_auc_ci_high", "average_precision", "brier_score", "expected_calibration_error",
-    "tn", "fp", "fn", "tp", "reason",
+    "model", "version", "scoring", "dataset", "split", "n", "n_labelled", "coverage",
+    "complete", "trained_on_split", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
+    "precision", "recall", "f1", "specificity", "balanced_accuracy", "balanced_accuracy_ci_low",
+    "balanced_accuracy_ci_high", "roc_auc", "roc_auc_ci_low", "roc_auc_ci_high",
+    "average_precision", "brier_score", "expected_calibration_error", "tn", "fp", "fn", "tp",
+    "reason", "model_version_id",
 )
+
+#: Columns of the paired comparison: every two versions on the reviews both have scored.
+PAIR_COLUMNS = ("model_label_a", "model_label_b", "split", "n_shared", "accuracy_a",
+                "accuracy_b", "b", "c", "p_value")
 
 
 @dataclass
@@ -75,23 +81,59 @@ def metrics_report(store: Store, *, split: str | None = "test", dataset: str = "
     return query(store, sql, params)
 
 
+def notes(row: dict[str, Any]) -> str:
+    """What a reader must know before comparing a row: a partial sample, training data, or
+    why a metric is missing."""
+    out = []
+    if row.get("complete") is False and row.get("n_labelled"):
+        out.append(f"incomplete: {row['n']:,} of {row['n_labelled']:,} scored "
+                   f"({100 * (row.get('coverage') or 0):.0f}%, a pseudo-random sample)")
+    if row.get("trained_on_split"):
+        out.append("trained on this split: memory, not generalisation")
+    if row.get("reason"):
+        out.append(str(row["reason"]))
+    return "; ".join(out)
+
+
+def with_notes(table: Table) -> Table:
+    """The table plus a ``note`` column (see ``notes``)."""
+    return Table(table.columns + ["note"],
+                 [r + (notes(d),) for r, d in zip(table.rows, table.dicts())])
+
+
+def comparisons_report(store: Store, metrics: Table) -> Table:
+    """Every two versions of ``metrics`` compared on the labelled reviews both scored: how many,
+    each one's accuracy on exactly those, and McNemar's test (the ``mcnemar`` view)."""
+    rows = metrics.dicts()
+    ids = sorted({r["model_version_id"] for r in rows if r.get("n")})
+    pairs = {(r["dataset"], r["split"]) for r in rows if r.get("n")}
+    if len(ids) < 2 or not pairs:
+        return Table(list(PAIR_COLUMNS), [])
+    params: dict[str, Any] = {"ids": ids}
+    keys = " OR ".join(f"(dataset = :d{i} AND split = :s{i})" for i in range(len(pairs)))
+    for i, (dataset, split) in enumerate(sorted(pairs)):
+        params[f"d{i}"], params[f"s{i}"] = dataset, split
+    sql = (f"SELECT {', '.join(PAIR_COLUMNS)} FROM mcnemar WHERE model_version_id_a IN :ids "
+           f"AND model_version_id_b IN :ids AND ({keys}) ORDER BY split, p_value, "
+           "model_label_a, model_label_b")
+    return query(store, sql, params)
+
+
 def disagreements_report(store: Store, model_a: str, model_b: str, *, split: str | None = "test",
                          dataset: str = "imdb", limit: int = 20, wrong_only: bool = False
-                         ) -> Table:
-    """Reviews where the latest versions (or NAME:VERSION) of two models disagree."""
-    (name_a, ver_a), (name_b, ver_b) = _model_ref(model_a), _model_ref(model_b)
-    _check_models(store, [name_a, name_b])
-    params: dict[str, Any] = {"a": name_a, "b": name_b, "dataset": dataset, "limit": limit}
-    where = ["model_a = :a", "model_b = :b", "dataset = :dataset"]
-    for side, ver in (("a", ver_a), ("b", ver_b)):
-        if ver is None:
-            where.append(f"version_{side} = (SELECT MAX(version) FROM model_version_names "
-                         f"WHERE model = :{side})")
-        else:
-            where.append(f"version_{side} = :v{side}")
-            params[f"v{side}"] = ver
+                         ) -> tuple[Table, int]:
+    """Reviews where two versions (NAME for the latest, or NAME:VERSION) disagree, and how many
+    reviews both have scored (the disagreements are among those). An unknown model or version
+    is an error, not an empty answer."""
+    from asaas.models.registry import resolve_ref
+
+    mv_a, mv_b = resolve_ref(store, model_a), resolve_ref(store, model_b)
+    params: dict[str, Any] = {"a": mv_a.id, "b": mv_b.id, "dataset": dataset, "limit": limit}
+    where = ["model_version_id_a = :a", "model_version_id_b = :b", "dataset = :dataset"]
+    split_sql = ""
     if split and split != "all":
         where.append("split = :split")
+        split_sql = " AND r.split = :split"
         params["split"] = split
     if wrong_only:
         where.append("y_true IS NOT NULL AND label_a <> y_true")
@@ -99,17 +141,12 @@ def disagreements_report(store: Store, model_a: str, model_b: str, *, split: str
            "label_b, score_b, right_model, snippet FROM disagreements "
            f"WHERE {' AND '.join(where)} "
            "ORDER BY ABS(score_a - score_b) DESC, review_id LIMIT :limit")
-    return query(store, sql, params)
-
-
-def _model_ref(ref: str) -> tuple[str, int | None]:
-    name, _, version = ref.partition(":")
-    if not version:
-        return name, None
-    try:
-        return name, int(version)
-    except ValueError:
-        raise AsaasError(f"bad model reference {ref!r}; use NAME or NAME:VERSION") from None
+    shared = query(store, "SELECT count(*) AS n FROM predictions pa JOIN predictions pb "
+                   "ON pb.review_id = pa.review_id AND pb.model_version_id = :b "
+                   "JOIN reviews r ON r.id = pa.review_id "
+                   f"WHERE pa.model_version_id = :a AND r.dataset = :dataset{split_sql}",
+                   {k: v for k, v in params.items() if k != "limit"})
+    return query(store, sql, params), int(shared.rows[0][0])
 
 
 def query(store: Store, sql: str, params: dict[str, Any] | None = None) -> Table:
@@ -128,16 +165,51 @@ def query(store: Store, sql: str, params: dict[str, Any] | None = None) -> Table
                       for r in result.fetchall()])
 
 
+def run_user_sql(store: Store, sql: str) -> Table:
+    """Run the text of ``asaas sql``: exactly one read-only statement (``check_read_only``) on
+    a connection that cannot write or reach files (``Store.read_transaction``).
+
+    The text goes to the driver as it is, without SQLAlchemy's ``:name`` parameters or
+    psycopg's ``%`` placeholders, so ``':word'`` and ``'100%'`` in a string stay text.
+    """
+    from asaas.store.readonly import check_read_only
+
+    statement = check_read_only(sql, store.dialect)
+    with store.read_transaction() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            if store.dialect == "postgresql":
+                # A prepared statement: PostgreSQL itself refuses a second command in it.
+                cursor.execute(statement, prepare=True)
+            else:
+                cursor.execute(statement)
+            if cursor.description is None:
+                return Table([], [])
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        except Exception as exc:  # noqa: BLE001 - each driver has its own error classes
+            text = str(exc).strip()
+            raise AsaasError(f"SQL error: {text.splitlines()[0] if text else type(exc).__name__}"
+                             ) from None
+        finally:
+            cursor.close()
+    return Table(columns, [tuple(float(v) if isinstance(v, Decimal) else v for v in r)
+                           for r in rows])
+
+
 # -- formatting ----------------------------------------------------------------------------------
 
 
 def format_cell(value: Any) -> str:
-    """One value as text: floats to 4 decimals, None empty, dates ISO."""
+    """One value as text: floats to 4 decimals (tiny ones, such as p-values, in scientific
+    notation rather than a misleading 0.0000), None empty, dates ISO."""
     if value is None:
         return ""
     if isinstance(value, float):
         if math.isnan(value):
             return "NaN"
+        if value != 0 and abs(value) < 1e-4:
+            return f"{value:.1e}"
         return f"{value:.4f}"
     if isinstance(value, (datetime, date)):
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
@@ -147,6 +219,12 @@ def format_cell(value: Any) -> str:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        # JSON held in TEXT columns (job_runs.steps, model_versions.params...): nest it.
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
     if isinstance(value, float) and math.isnan(value):
         return None
     if hasattr(value, "item"):

@@ -1,5 +1,8 @@
 -- Headline metrics per model version, dataset, split and slice, with a 95% Wilson interval for
--- accuracy. A ratio whose denominator is zero is NULL, and metric_reason says why.
+-- accuracy and a 95% Wald interval for balanced accuracy (the mean of recall and specificity,
+-- each binomial: var = (TPR(1-TPR)/P + TNR(1-TNR)/N) / 4), which matters where one class
+-- dominates (94% of Steam reviews are positive). A ratio whose denominator is zero is NULL,
+-- and metric_reason says why.
 CREATE OR REPLACE VIEW metrics_by_slice AS
 WITH c AS (
     SELECT *, n * 1.0 AS nf, (tp + tn) * 1.0 / n AS acc, 3.841458820694124 AS z2
@@ -23,6 +26,18 @@ SELECT
     CASE WHEN c.tp + c.fn > 0 AND c.tn + c.fp > 0
          THEN (c.tp * 1.0 / (c.tp + c.fn) + c.tn * 1.0 / (c.tn + c.fp)) / 2 END
         AS balanced_accuracy,
+    CASE WHEN c.tp + c.fn > 0 AND c.tn + c.fp > 0
+         THEN GREATEST(0.0, (c.tp * 1.0 / (c.tp + c.fn) + c.tn * 1.0 / (c.tn + c.fp)) / 2
+              - 1.959963984540054 * SQRT(
+                  (c.tp * 1.0 / (c.tp + c.fn)) * (c.fn * 1.0 / (c.tp + c.fn)) / (c.tp + c.fn)
+                  + (c.tn * 1.0 / (c.tn + c.fp)) * (c.fp * 1.0 / (c.tn + c.fp)) / (c.tn + c.fp)
+                ) / 2) END AS balanced_accuracy_ci_low,
+    CASE WHEN c.tp + c.fn > 0 AND c.tn + c.fp > 0
+         THEN LEAST(1.0, (c.tp * 1.0 / (c.tp + c.fn) + c.tn * 1.0 / (c.tn + c.fp)) / 2
+              + 1.959963984540054 * SQRT(
+                  (c.tp * 1.0 / (c.tp + c.fn)) * (c.fn * 1.0 / (c.tp + c.fn)) / (c.tp + c.fn)
+                  + (c.tn * 1.0 / (c.tn + c.fp)) * (c.fp * 1.0 / (c.tn + c.fp)) / (c.tn + c.fp)
+                ) / 2) END AS balanced_accuracy_ci_high,
     a.roc_auc, a.roc_auc_ci_low, a.roc_auc_ci_high,
     CASE
         WHEN c.tp + c.fn = 0 THEN 'no positive reviews: recall, F1, balanced accuracy undefined'

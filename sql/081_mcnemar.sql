@@ -1,4 +1,6 @@
--- McNemar's test for every pair of model versions on the labelled reviews both scored:
+-- McNemar's test for every pair of model versions on the labelled reviews both scored (n_shared,
+-- with each version's accuracy on exactly those reviews, so the two are compared fairly even
+-- when one has scored more of the split than the other):
 -- b = A right and B wrong, c = A wrong and B right; statistic (|b - c| - 1)^2 / (b + c) with
 -- Edwards' continuity correction; p-value from the chi-square distribution with 1 degree of
 -- freedom, erfc(sqrt(statistic / 2)), using the Numerical Recipes erfc approximation
@@ -8,6 +10,8 @@ WITH pairs AS (
     SELECT a.model_version_id AS model_version_id_a, b.model_version_id AS model_version_id_b,
            a.dataset, a.split,
            COUNT(*) AS n_shared,
+           CAST(SUM(CASE WHEN a.y_pred = a.y_true THEN 1 ELSE 0 END) AS BIGINT) AS right_a,
+           CAST(SUM(CASE WHEN b.y_pred = b.y_true THEN 1 ELSE 0 END) AS BIGINT) AS right_b,
            CAST(SUM(CASE WHEN a.y_pred = a.y_true AND b.y_pred <> b.y_true THEN 1 ELSE 0 END)
                 AS BIGINT) AS b,
            CAST(SUM(CASE WHEN a.y_pred <> a.y_true AND b.y_pred = b.y_true THEN 1 ELSE 0 END)
@@ -35,7 +39,9 @@ erfc_t AS (
 SELECT
     na.model AS model_a, na.version AS version_a, na.model_label AS model_label_a,
     nb.model AS model_b, nb.version AS version_b, nb.model_label AS model_label_b,
-    e.model_version_id_a, e.model_version_id_b, e.dataset, e.split, e.n_shared, e.b, e.c,
+    e.model_version_id_a, e.model_version_id_b, e.dataset, e.split, e.n_shared,
+    e.right_a * 1.0 / e.n_shared AS accuracy_a, e.right_b * 1.0 / e.n_shared AS accuracy_b,
+    e.b, e.c,
     e.statistic,
     CASE WHEN e.b + e.c = 0 THEN NULL
          ELSE LEAST(1.0, e.t * EXP(-e.x * e.x - 1.26551223 + e.t * (1.00002368 + e.t * (0.37409196

@@ -25,7 +25,8 @@ def two_models(invoke, learnable_source):
 
 def test_report_formats(invoke, two_models):
     table = _ok(invoke("report"))
-    assert table.splitlines()[0].split()[:4] == ["model", "version", "split", "n"]
+    assert table.splitlines()[0].split()[:6] == ["model", "version", "scoring", "split", "n",
+                                                  "coverage"]
     assert "tfidf-lr" in table and "bow-rf" in table
     rows = json.loads(_ok(invoke("report", "--format", "json")))
     assert {r["model"] for r in rows} == {"tfidf-lr", "bow-rf"}
@@ -61,7 +62,9 @@ def test_disagreements(invoke, two_models):
     if wrong.startswith("["):
         assert all(r["label_a"] != r["y_true"] for r in json.loads(wrong))
     assert "NAME:VERSION" in _err(invoke("disagreements", "tfidf-lr:x", "bow-rf"))
-    assert "unknown model" in _err(invoke("disagreements", "tfidf-lr", "nope"))
+    assert "no model named 'nope'" in _err(invoke("disagreements", "tfidf-lr", "nope"))
+    # A version that does not exist is the same error `score --version` gives, not "none".
+    assert "no version 7" in _err(invoke("disagreements", "tfidf-lr:7", "bow-rf"))
 
 
 def test_sql_is_read_only(invoke, two_models):
@@ -113,4 +116,34 @@ def test_html_report_renders_in_chromium(invoke, two_models, tmp_path):
 
 
 def test_html_report_without_predictions(invoke, tmp_path):
+    _ok(invoke("db", "upgrade"))  # an empty asaas database: read commands never create one
     assert "run `asaas score`" in _err(invoke("report", "--html", str(tmp_path / "r.html")))
+
+
+def test_partial_runs_are_flagged_and_comparisons_use_shared_reviews(invoke, learnable_source,
+                                                                     tmp_path):
+    """A version that scored only part of the split says so in every report, and comparisons
+    between versions count only the reviews both scored."""
+    _ok(invoke("ingest", "--source", str(learnable_source(300, 200))))
+    for kind in ("tfidf-lr", "bow-rf"):
+        _ok(invoke("train", kind))
+    _ok(invoke("score", "--model", "tfidf-lr", "--quiet"))
+    _ok(invoke("score", "--model", "bow-rf", "--quiet", "--max-reviews", "80"))
+    rows = {r["model"]: r for r in json.loads(_ok(invoke("report", "--format", "json")))}
+    assert rows["tfidf-lr"]["complete"] is True and rows["tfidf-lr"]["coverage"] == 1.0
+    assert rows["bow-rf"]["complete"] is False and rows["bow-rf"]["n"] == 80
+    assert rows["bow-rf"]["n_labelled"] == 200 and rows["bow-rf"]["coverage"] == 0.4
+    assert "incomplete: 80 of 200 scored" in rows["bow-rf"]["note"]
+    table = _ok(invoke("report", "--html", str(tmp_path / "r.html")))
+    assert "incomplete: 80 of 200" in table and "paired on the reviews both" in table
+    assert "incomplete: 80 of 200" in (tmp_path / "r.html").read_text()
+    pair = [line for line in table.splitlines() if line.startswith(("tfidf-lr v1", "bow-rf v1"))]
+    assert len(pair) == 1 and " 80 " in pair[0]  # n_shared: the 80 both scored
+    out = invoke("disagreements", "tfidf-lr", "bow-rf", "--format", "json")
+    assert out.exit_code == 0
+    assert "compared on the 80 imdb/test reviews both scored" in out.stderr
+    assert all(r["label_a"] != r["label_b"] for r in json.loads(out.stdout))
+    # Training data is marked, so a perfect score on it is not mistaken for skill.
+    _ok(invoke("score", "--model", "bow-rf", "--split", "train", "--quiet"))
+    train = json.loads(_ok(invoke("report", "--split", "train", "--format", "json")))
+    assert train[0]["trained_on_split"] is True and "trained on this split" in train[0]["note"]

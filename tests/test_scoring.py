@@ -275,6 +275,7 @@ def test_int8_quantisation_scores_close_to_fp32(scored_store, tiny_bert):
 
 
 def test_models_list(invoke, tiny_bert):
+    _ok(invoke("db", "upgrade"))  # read commands never create a database
     assert "no models yet" in _ok(invoke("models", "list"))
     _ok(invoke("models", "register", "tiny", "--hf", str(tiny_bert)))
     _ok(invoke("models", "register", "tiny", "--hf", str(tiny_bert)))
@@ -334,3 +335,66 @@ def test_bad_selection(invoke, review_file, tiny_bert):
     assert "--device cpu" in _err(invoke("score", "--model", "tiny", "--device", "cuda"))
     assert "--limit must be" in _err(invoke("score", "--model", "tiny", "--limit", "0"))
     assert "--batch-tokens" in _err(invoke("score", "--model", "tiny", "--batch-tokens", "16"))
+
+
+def test_one_recipe_per_version_and_variants(invoke, db_url, review_file, tiny_bert):
+    """A version is scored the way it was registered; another recipe is refused (nothing is
+    written) and lives in a variant, a separate version the views keep apart."""
+    _ok(invoke("ingest", "--source", str(review_file(30))))
+    _ok(invoke("models", "register", "tiny", "--hf", str(tiny_bert), "--max-length", "64",
+               "--truncation", "head+tail"))
+    out = _err(invoke("score", "--model", "tiny", "--max-length", "128"))
+    assert "tiny v1 is scored with 64 head+tail" in out and "would mix two recipes" in out
+    assert "asaas models register tiny-128 --from tiny:1 --max-length 128" in out
+    assert "--quantize int8" in _err(invoke("score", "--model", "tiny", "--quantize", "int8"))
+    assert _q(db_url, "SELECT count(*) FROM scoring_runs") == [(0,)]
+    _ok(invoke("score", "--model", "tiny", "--truncation", "head+tail", "--quiet"))  # same: fine
+    out = _ok(invoke("models", "register", "tiny-128", "--from", "tiny:1", "--max-length", "128"))
+    assert "scored with 128 head+tail (was 64 head+tail)" in out
+    _ok(invoke("score", "--model", "tiny-128", "--quiet"))
+    rows = _q(db_url, "SELECT n.model, n.scoring, count(*) FROM predictions p JOIN "
+                      "model_version_names n ON n.model_version_id = p.model_version_id "
+                      "GROUP BY 1, 2 ORDER BY 1")
+    assert rows == [("tiny", "64 head+tail", 30), ("tiny-128", "128 head+tail", 30)]
+    listing = _ok(invoke("models", "list"))
+    assert "64 head+tail" in listing and "128 head+tail" in listing
+    assert "give exactly one of" in _err(invoke("models", "register", "x"))
+    assert "no version 3" in _err(invoke("models", "register", "x", "--from", "tiny:3"))
+
+
+def test_scikit_learn_versions_have_no_recipe_to_change(invoke, learnable_source):
+    _ok(invoke("ingest", "--source", str(learnable_source(60, 20))))
+    _ok(invoke("train", "tfidf-lr"))
+    assert "reads whole reviews; drop --max-length" in _err(
+        invoke("score", "--model", "tfidf-lr", "--max-length", "64"))
+    assert "which has no scoring recipe" in _err(
+        invoke("models", "register", "v", "--from", "tfidf-lr", "--max-length", "64"))
+
+
+def test_language_filter_defaults_to_the_versions_languages(invoke, db_url, tmp_path, tiny_bert):
+    """An English model does not score Chinese reviews unless asked; reviews of unknown
+    language are always scored."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "test.parquet"
+    pq.write_table(pa.table({"id": ["e1", "e2", "z1", "n1"],
+                             "text": ["good film", "bad film", "好电影", "fine"],
+                             "label": [1, 0, 1, 1]}), path)
+    _ok(invoke("ingest", "--source", str(path)))
+    from tests.helpers import q
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url if "://" in db_url else f"duckdb:///{db_url}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE reviews SET language = CASE external_id WHEN 'z1' THEN "
+                             "'schinese' WHEN 'n1' THEN NULL ELSE 'english' END"))
+    engine.dispose()
+    _ok(invoke("models", "register", "tiny", "--hf", str(tiny_bert), "--max-length", "64"))
+    assert "scored 3 reviews" in _ok(invoke("score", "--model", "tiny", "--quiet"))
+    scored = {r[0] for r in q(db_url, "SELECT r.external_id FROM predictions p "
+                                      "JOIN reviews r ON r.id = p.review_id")}
+    assert scored == {"e1", "e2", "n1"}
+    assert "scored 1 reviews" in _ok(invoke("score", "--model", "tiny", "--language", "all",
+                                            "--quiet"))

@@ -23,9 +23,9 @@ def views_install(db_url: str | None) -> None:
     click.echo(f"installed {len(names)} views: {', '.join(names)}")
 
 
-COMPACT_COLUMNS = ("model", "version", "split", "n", "accuracy", "accuracy_ci_low",
-                   "accuracy_ci_high", "f1", "roc_auc", "roc_auc_ci_low", "roc_auc_ci_high",
-                   "average_precision", "brier_score", "expected_calibration_error", "reason")
+COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "accuracy",
+                   "accuracy_ci_low", "accuracy_ci_high", "balanced_accuracy", "f1", "roc_auc",
+                   "roc_auc_ci_low", "roc_auc_ci_high", "brier_score", "note")
 
 
 @cli.command()
@@ -44,19 +44,26 @@ COMPACT_COLUMNS = ("model", "version", "split", "n", "accuracy", "accuracy_ci_lo
 def report(split: str, dataset: str, models: tuple[str, ...], latest: bool, full: bool,
            html_path: str | None, fmt: str, db_url: str | None) -> None:
     """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views."""
-    from asaas.report import format_table, metrics_report
+    from asaas.report import comparisons_report, format_table, metrics_report, with_notes
 
-    store = open_db(db_url)
+    store = open_db(db_url, read_only=True)
     table = metrics_report(store, split=split, dataset=dataset, models=models, latest=latest)
     if html_path:  # first, so that a report that cannot be drawn fails before printing
         from asaas.html_report import write_html_report
 
-        write_html_report(store, html_path, table, split=split, dataset=dataset)
+        write_html_report(store, html_path, with_notes(table), split=split, dataset=dataset)
     if not table.rows:
         click.echo("no predictions on labelled reviews yet: run `asaas score --model NAME`")
+    elif fmt in ("table", "markdown"):
+        shown = with_notes(table)
+        click.echo(format_table(shown if full else shown.select(COMPACT_COLUMNS), fmt))
+        pairs = comparisons_report(store, table)
+        if pairs.rows:
+            click.echo("\npaired on the reviews both versions scored (accuracy on those only; "
+                       "b: only A right, c: only B right; McNemar p-value):")
+            click.echo(format_table(pairs, fmt))
     else:
-        compact = fmt in ("table", "markdown") and not full
-        click.echo(format_table(table.select(COMPACT_COLUMNS) if compact else table, fmt))
+        click.echo(format_table(with_notes(table), fmt))
     if html_path:
         click.echo(f"wrote {html_path}", err=True)
 
@@ -77,12 +84,21 @@ def disagreements(model_a: str, model_b: str, split: str, dataset: str, limit: i
     """Reviews on which two models disagree (NAME or NAME:VERSION; latest by default)."""
     from asaas.report import disagreements_report, format_table
 
-    table = disagreements_report(open_db(db_url), model_a, model_b, split=split, dataset=dataset,
-                                 limit=limit, wrong_only=wrong_only)
-    if not table.rows:
-        click.echo(f"no disagreements between {model_a} and {model_b} on {dataset}/{split}")
-        return
-    click.echo(format_table(table, fmt))
+    store = open_db(db_url, read_only=True)
+    table, shared = disagreements_report(store, model_a, model_b, split=split, dataset=dataset,
+                                         limit=limit, wrong_only=wrong_only)
+    where = f"{dataset}/{split}" if split != "all" else dataset
+    summary = f"{model_a} and {model_b}: compared on the {shared:,} {where} reviews both scored"
+    if not shared:
+        summary += ": there are none, so nothing to compare; score the same split with both"
+    elif not table.rows:
+        summary += "; no disagreements"
+    machine = fmt in ("csv", "json")
+    # For csv/json the summary goes to stderr, so their output stays machine-readable (and is
+    # printed even when empty).
+    click.echo(summary + (":" if table.rows else ""), err=machine)
+    if table.rows or machine:
+        click.echo(format_table(table, fmt))
 
 
 @cli.command("sql")
@@ -91,8 +107,14 @@ def disagreements(model_a: str, model_b: str, split: str, dataset: str, limit: i
 @db_option
 @fail_cleanly
 def sql_command(query_text: str, fmt: str, db_url: str | None) -> None:
-    """Run one read-only SQL query against the database (tables and views)."""
-    from asaas.report import format_table, query
+    """Run one read-only SQL query against the database's tables and views.
 
-    table = query(open_db(db_url), query_text)
+    Exactly one SELECT / WITH ... SELECT / VALUES / EXPLAIN / DESCRIBE / SHOW / SUMMARIZE
+    statement. Anything that writes, sets, reads files or reaches other servers is refused, and
+    the query runs on a connection that cannot write (DuckDB: read-only, no file access or
+    extensions; PostgreSQL: a read-only session).
+    """
+    from asaas.report import format_table, run_user_sql
+
+    table = run_user_sql(open_db(db_url, read_only=True), query_text)
     click.echo(format_table(table, fmt) if table.columns else "(no rows)")
