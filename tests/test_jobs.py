@@ -200,3 +200,33 @@ def test_crontab_rejects_bad_schedule(job_setup, invoke):
     ok = invoke("job", "cron", str(job_setup), "--schedule", "@daily")
     assert ok.exit_code == 0 and ok.output.startswith("@daily ")
     assert shlex.split(ok.output.split(" ", 1)[1])  # a valid shell command line
+
+
+def test_long_steps_log_progress_and_can_be_capped(invoke, tmp_path, db_path, learnable_source,
+                                                   tiny_bert, capsys):
+    """A score step logs timestamped progress lines (rows, rate, ETA) as it goes, and
+    max_reviews bounds one run's work: the next run continues where it stopped."""
+    source = learnable_source(40, 120)
+    assert invoke("ingest", "--source", str(source)).exit_code == 0
+    assert invoke("models", "register", "tiny", "--hf", str(tiny_bert),
+                  "--max-length", "64").exit_code == 0
+    job = tmp_path / "capped.toml"
+    job.write_text(textwrap.dedent(f"""
+        name = "capped"
+        db = "{db_path}"
+
+        [[steps]]
+        kind = "score"
+        models = ["tiny:1"]
+        max_reviews = 50
+        progress_every_s = 0
+    """))
+    assert run_job(job) == 0
+    log = capsys.readouterr().err
+    progress = [line for line in log.splitlines() if "score tiny v1:" in line and "ETA" in line]
+    assert progress and all(line[:4].isdigit() and line[19] == "Z" for line in progress)
+    assert "scored 50" in log and "left for the next run 70" in log
+    assert _q(db_path, "SELECT count(*) FROM predictions") == [(50,)]
+    assert run_job(job) == 0 and run_job(job) == 0
+    assert _q(db_path, "SELECT count(*) FROM predictions") == [(120,)]
+    assert "left for the next run 0" in capsys.readouterr().err
