@@ -8,8 +8,19 @@ A job file lists steps::
     [[steps]]
     kind = "ingest"                   # asaas ingest
     source = "../../shared/data/imdb"
-    dataset = "imdb"                  # optional, default imdb
+    dataset = "imdb"                  # optional, default imdb (steam with format = "steam")
     splits = ["train", "test"]        # optional, default all
+
+    [[steps]]
+    kind = "ingest"                   # every option of asaas ingest, as snake_case keys:
+    source = "steam/new"              # e.g. a folder of Steam API pages review_<appid>.json
+    format = "steam"                  # the Steam preset (dataset "steam", products of kind game)
+    split_before = 2017-07-01         # a TOML date, or "2017-07-01"
+    # also: default_split, label_map ("Empfohlen=1,Nicht empfohlen=0" or a table
+    # {Empfohlen = 1, "Nicht empfohlen" = 0}), time_format, product_kind, max_review_chars and
+    # the columns text_column, label_column, id_column, rating_column, product_column,
+    # product_name_column, time_column, language_column, early_access_column,
+    # developer_response_column, developer_responded_at_column
 
     [[steps]]
     kind = "score"                    # asaas score, for each model
@@ -104,6 +115,13 @@ def load_job(path: str | Path) -> Job:
                            f"{', '.join(STEP_KINDS)}")
         if kind == "ingest" and "source" not in step:
             raise JobError(f"step {i} of {path} (ingest) needs source = \"PATH\" (or \"hf:NAME\")")
+        if kind == "ingest":
+            from asaas.ingest.options import options_from_job
+
+            try:
+                options_from_job(step)  # the same checks as asaas ingest's options
+            except AsaasError as exc:
+                raise JobError(f"step {i} of {path} (ingest): {exc}") from None
         if kind == "report" and "path" not in step:
             raise JobError(f"step {i} of {path} (report) needs path = \"FILE\"")
     name = str(data.get("name") or file.stem)
@@ -125,11 +143,18 @@ def _resolve(job: Job, value: str) -> str:
 
 def _step_ingest(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]:
     from asaas.ingest import ingest
+    from asaas.ingest.options import options_from_job
 
-    report = ingest(store, _resolve(job, step["source"]), dataset=step.get("dataset", "imdb"),
-                    splits=step.get("splits"))
-    return {"read": report.rows_read, "inserted": report.inserted,
-            "already_present": report.already_present, "rejected": report.rows_rejected}
+    report = ingest(store, _resolve(job, step["source"]), options_from_job(step))
+    counts: dict[str, Any] = {
+        "read": report.rows_read, "inserted": report.inserted,
+        "by_split": report.inserted_by_split, "already_present": report.already_present,
+        "rejected": report.rows_rejected, "skipped": sum(report.skipped.values())}
+    if report.products:
+        counts["products_created"] = report.products_created
+    if report.skipped_files:
+        counts["files_skipped"] = len(report.skipped_files)
+    return counts
 
 
 def _step_score(store: Store, job: Job, step: dict[str, Any], job_run_id: int,
@@ -267,6 +292,28 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
         lock.release()
 
 
+def _preflight(store: Store, job: Job) -> str | None:
+    """Check, before any step runs, that every model a score step names exists and that its
+    files are still where the registry says (cron runs long after models were registered)."""
+    from asaas.models.registry import model_names, resolve_ref
+
+    for step in job.steps:
+        if step["kind"] != "score":
+            continue
+        models = step.get("models", "all")
+        try:
+            versions = [resolve_ref(store, ref) for ref in
+                        (model_names(store) if models == "all" else list(models))]
+        except AsaasError as exc:
+            return str(exc)
+        for mv in versions:
+            path = Path(mv.artifact_uri)
+            if (mv.kind == "sklearn" or path.is_absolute()) and not path.exists():
+                return (f"the files of {mv.label} are missing at {mv.artifact_uri} (moved or "
+                        "deleted?); restore them or register the model again")
+    return None
+
+
 def _run_locked(job: Job, url: str, settings: Settings, log: Callable[[str], None]) -> int:
     t_job = time.perf_counter()
     try:
@@ -281,6 +328,11 @@ def _run_locked(job: Job, url: str, settings: Settings, log: Callable[[str], Non
         log(f"job {job.name}: cannot start: {exc}")
         return EXIT_STEP_FAILED
     log(f"job {job.name} started (run {run_id}, {len(job.steps)} steps, db {url})")
+    problem = _preflight(store, job)
+    if problem:  # before any step: a nightly run must not ingest, then die at the model
+        log(f"job {job.name}: cannot start: {problem}")
+        _record(store, run_id, "failed", [], f"preflight: {problem}", EXIT_STEP_FAILED)
+        return EXIT_STEP_FAILED
     results: list[StepResult] = []
     exit_code, error = EXIT_OK, None
     for i, step in enumerate(job.steps, start=1):

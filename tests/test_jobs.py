@@ -230,3 +230,32 @@ def test_long_steps_log_progress_and_can_be_capped(invoke, tmp_path, db_path, le
     assert run_job(job) == 0 and run_job(job) == 0
     assert _q(db_path, "SELECT count(*) FROM predictions") == [(120,)]
     assert "left for the next run 0" in capsys.readouterr().err
+
+
+def test_missing_model_files_stop_the_job_before_any_step(invoke, tmp_path, db_path,
+                                                         learnable_source, capsys):
+    import shutil
+
+    source = learnable_source(40, 20)
+    assert invoke("ingest", "--source", str(source)).exit_code == 0
+    assert invoke("train", "tfidf-lr").exit_code == 0
+    artifact = _q(db_path, "SELECT artifact_uri FROM model_versions")[0][0]
+    shutil.rmtree(artifact)
+    job = _write_job(tmp_path, source, db_path)
+    assert run_job(job) == EXIT_STEP_FAILED
+    log = capsys.readouterr().err
+    assert "the files of tfidf-lr v1 are missing" in log and "step 1/" not in log
+    status, error = _q(db_path, "SELECT status, error FROM job_runs")[0]
+    assert status == "failed" and error.startswith("preflight:")
+
+
+def test_registered_folders_are_stored_absolute(invoke, db_path, tmp_path, tiny_bert,
+                                                monkeypatch):
+    """`models register --hf ../relative/dir` keeps working from any directory (cron changes
+    into the job file's folder)."""
+    import os
+
+    monkeypatch.chdir(tiny_bert.parent)
+    assert invoke("models", "register", "tiny", "--hf", f"./{tiny_bert.name}").exit_code == 0
+    assert _q(db_path, "SELECT artifact_uri FROM model_versions")[0][0] == str(tiny_bert)
+    assert os.path.isabs(_q(db_path, "SELECT artifact_uri FROM model_versions")[0][0])
