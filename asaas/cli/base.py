@@ -45,8 +45,12 @@ def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 
-def open_db(db_url: str | None, *, check_schema: bool = True) -> Any:
-    """The store for ``--db`` (or ASAAS_DB); a brand-new database is created at head."""
+def open_db(db_url: str | None, *, check_schema: bool = True, read_only: bool = False) -> Any:
+    """The store for ``--db`` (or ASAAS_DB); a brand-new database is created at head.
+
+    Read commands pass ``read_only``: a missing database or one that is not asaas' is then a
+    one-line error, never created or given asaas' tables, and nothing is written.
+    """
     from asaas.store import open_store
 
     settings = Settings()
@@ -54,6 +58,7 @@ def open_db(db_url: str | None, *, check_schema: bool = True) -> Any:
         db_url or settings.db_url,
         busy_timeout_s=settings.busy_timeout_s,
         check_schema=check_schema,
+        read_only=read_only,
     )
 
 

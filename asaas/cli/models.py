@@ -19,7 +19,7 @@ def models_list(db_url: str | None) -> None:
     """Show every model version: kind, artifact, training data and when it was made."""
     from asaas.models.registry import list_versions
 
-    versions = list_versions(open_db(db_url))
+    versions = list_versions(open_db(db_url, read_only=True))
     if not versions:
         click.echo("no models yet: `asaas train ...` or `asaas models register NAME --hf PATH`")
         return

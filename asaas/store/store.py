@@ -172,6 +172,9 @@ class Store:
             with conn.begin():
                 if self.dialect == "postgresql":
                     conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                    # A first query fixes the mode: after it PostgreSQL refuses SET TRANSACTION
+                    # READ WRITE ("must be set before any query") for the rest of it.
+                    conn.exec_driver_sql("SELECT 1")
                 yield conn
         except sa.exc.DBAPIError as exc:
             raise DatabaseError(f"database error: {_first_line(exc)}") from exc
