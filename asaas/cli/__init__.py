@@ -6,7 +6,7 @@ Each command group lives in its own module; importing them registers their comma
 from __future__ import annotations
 
 from asaas.cli import (  # noqa: F401 (registers)
-    db, ingest, jobs, models, reports, score, timeline, train)
+    alerts, db, events, ingest, jobs, models, reports, score, timeline, train)
 from asaas.cli.base import cli
 
 

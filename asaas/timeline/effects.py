@@ -1,0 +1,362 @@
+"""The effect of an event on a product's negative share: before vs after, and an interrupted
+time series (segmented regression).
+
+Series. Every computation here reads the ``product_daily`` view (``sql/120_product_daily.sql``):
+reviews and negative reviews per product and UTC day, either from the reviews' own labels
+(``labels``; on Steam the "recommended" flag) or from one model version's predictions
+(``MODEL`` or ``MODEL:VERSION``), which is what unlabelled feedback has.
+
+Before vs after. The event's own day is left out of both windows (an event at 14:00 splits its
+day, and daily counts cannot tell the halves apart): *before* is the ``window_days`` days up to
+the day before, *after* the ``window_days`` days from the day after. The difference of the
+negative shares (after - before) comes with Newcombe's hybrid score 95% interval (method 10 of
+Newcombe 1998, from two Wilson intervals), which stays inside [-1, 1] and behaves at shares near
+0, where Steam's are.
+
+Interrupted time series. Periods are counted from the event (weeks by default: days 1-7 after
+the event are period 0, days 1-7 before it period -1, so no period mixes before and after) over
+``its_days`` on each side. On the periods' negative share y_t, weighted by their review counts:
+
+    y_t = b0 + b1 t + b2 D_t + b3 t D_t + e_t,    D_t = 1 after the event
+
+b2 is the change of level at the event and b3 the change of trend per period. Shares of
+neighbouring periods are correlated (the same players, the same patch), so the intervals use
+Newey-West (HAC) standard errors with ``floor(4 (T/100)^(2/9))`` lags and t reference
+distributions (statsmodels). With fewer than ``MIN_PERIODS`` non-empty periods on a side the fit
+is not attempted and ``reason`` says so.
+
+"Significant" means the 95% interval excludes 0 (p < 0.05), one event at a time: with twenty
+events, one significant result is expected by chance alone.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from asaas.errors import AsaasError
+from asaas.report import Table
+from asaas.store import Store
+from asaas.store.sql import text_query
+from asaas.timeline.events import Event, list_events, resolve_product
+
+#: Fewer non-empty periods than this on either side of an event: no segmented regression.
+MIN_PERIODS = 4
+FREQS = {"day": 1, "week": 7}
+CONFIDENCE = 0.95
+
+
+class EffectsError(AsaasError):
+    """Options for effects or alerts that cannot be used."""
+
+
+# -- the series ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesSource:
+    """Where negative reviews come from: the labels, or one model version's predictions."""
+
+    kind: str  # labels | model
+    model_version_id: int | None = None
+    label: str = "labels"
+
+
+def resolve_source(store: Store, spec: str | None) -> SeriesSource:
+    """``labels`` (default) or ``MODEL[:VERSION]`` (latest version when none is given)."""
+    spec = (spec or "labels").strip()
+    if spec == "labels":
+        return SeriesSource("labels")
+    from asaas.models.registry import get_version
+
+    name, _, version = spec.partition(":")
+    number: int | None = None
+    if version and version != "latest":
+        try:
+            number = int(version)
+        except ValueError:
+            raise EffectsError(f"bad source {spec!r}; use labels, MODEL or MODEL:VERSION"
+                               ) from None
+    mv = get_version(store, name, number)
+    return SeriesSource("model", mv.id, mv.label)
+
+
+def daily_counts(store: Store, source: SeriesSource, *, product_ids: Sequence[int] | None = None,
+                 dataset: str | None = None) -> pd.DataFrame:
+    """Columns product_id, day (datetime64, midnight UTC), n, neg: one row per product and day
+    that has reviews (days without reviews are absent; ``fill_days`` adds them)."""
+    where = ["source = :source"]
+    params: dict[str, Any] = {"source": source.kind}
+    if source.kind == "model":
+        where.append("model_version_id = :mv")
+        params["mv"] = source.model_version_id
+    if product_ids is not None:
+        if not product_ids:
+            return pd.DataFrame({"product_id": [], "day": pd.to_datetime([]), "n": [], "neg": []})
+        where.append("product_id IN :pids")
+        params["pids"] = [int(p) for p in product_ids]
+    if dataset is not None:
+        where.append("dataset = :dataset")
+        params["dataset"] = dataset
+    # Several datasets may hold reviews of one product: add them up per day.
+    sql = ("SELECT product_id, day, SUM(n_reviews) AS n, SUM(n_negative) AS neg "
+           f"FROM product_daily WHERE {' AND '.join(where)} "
+           "GROUP BY product_id, day ORDER BY product_id, day")
+    with store.read_transaction() as conn:
+        rows = conn.execute(text_query(sql, params), params).fetchall()
+    frame = pd.DataFrame(rows, columns=["product_id", "day", "n", "neg"])
+    frame["product_id"] = frame["product_id"].astype("int64")
+    frame["day"] = pd.to_datetime(frame["day"])
+    frame["n"] = frame["n"].astype("int64")
+    frame["neg"] = frame["neg"].astype("int64")
+    return frame
+
+
+def fill_days(frame: pd.DataFrame, start: Any = None, end: Any = None) -> pd.DataFrame:
+    """One product's daily rows with the days without reviews filled in as zeros, from its first
+    day (or ``start``) to its last (or ``end``); indexed by day."""
+    series = frame.set_index("day")[["n", "neg"]].sort_index()
+    lo = pd.Timestamp(start) if start is not None else series.index.min()
+    hi = pd.Timestamp(end) if end is not None else series.index.max()
+    if pd.isna(lo) or pd.isna(hi) or hi < lo:
+        return pd.DataFrame({"n": [], "neg": []}, index=pd.DatetimeIndex([], name="day"))
+    days = pd.date_range(lo, hi, freq="D", name="day")
+    return series.reindex(days, fill_value=0).astype("int64")
+
+
+# -- statistics ----------------------------------------------------------------------------------
+
+
+def wilson_interval(k: float, n: float, confidence: float = CONFIDENCE
+                    ) -> tuple[float | None, float | None]:
+    """Wilson score interval of a share k/n; (None, None) when n is 0."""
+    if n <= 0:
+        return None, None
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
+    return float(lo), float(hi)
+
+
+def share_difference(k_after: int, n_after: int, k_before: int, n_before: int,
+                     confidence: float = CONFIDENCE) -> tuple[float | None, float | None,
+                                                          float | None]:
+    """(after - before share, Newcombe hybrid score interval); Nones when a side is empty."""
+    if n_after <= 0 or n_before <= 0:
+        return None, None, None
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    lo, hi = confint_proportions_2indep(k_after, n_after, k_before, n_before, method="newcomb",
+                                        compare="diff", alpha=1 - confidence)
+    return k_after / n_after - k_before / n_before, float(lo), float(hi)
+
+
+def newey_west_lags(n_periods: int) -> int:
+    """The usual automatic lag choice, floor(4 (T/100)^(2/9)), at least 1."""
+    return max(1, int(math.floor(4 * (n_periods / 100.0) ** (2.0 / 9.0))))
+
+
+@dataclass(frozen=True)
+class SegmentedFit:
+    level_change: float
+    level_ci: tuple[float, float]
+    level_p: float
+    trend_change: float
+    trend_ci: tuple[float, float]
+    trend_p: float
+    pre_level: float  # b0: the share just before the event, on the pre-event line
+    pre_trend: float  # b1
+    lags: int
+
+
+def segmented_regression(t: np.ndarray, share: np.ndarray, weight: np.ndarray,
+                         confidence: float = CONFIDENCE, lags: int | None = None
+                         ) -> SegmentedFit:
+    """Weighted least squares of the segmented model (see the module docstring) with HAC
+    (Newey-West) covariance; ``t`` < 0 before the event, >= 0 after."""
+    import statsmodels.api as sm
+
+    t = np.asarray(t, dtype=float)
+    after = (t >= 0).astype(float)
+    # t is centred on the last pre-event period's end, so b0 is the level just before it.
+    x = np.column_stack([np.ones_like(t), t, after, t * after])
+    lags = newey_west_lags(len(t)) if lags is None else lags
+    with warnings.catch_warnings():
+        # A HAC covariance can come out with a negative diagonal on short, odd series: the
+        # intervals are NaN then, and the caller reports the fit as unusable.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = sm.WLS(np.asarray(share, dtype=float), x,
+                     weights=np.asarray(weight, dtype=float)).fit(
+            cov_type="HAC", cov_kwds={"maxlags": lags}, use_t=True)
+        ci = fit.conf_int(alpha=1 - confidence)
+    return SegmentedFit(
+        level_change=float(fit.params[2]), level_ci=(float(ci[2][0]), float(ci[2][1])),
+        level_p=float(fit.pvalues[2]), trend_change=float(fit.params[3]),
+        trend_ci=(float(ci[3][0]), float(ci[3][1])), trend_p=float(fit.pvalues[3]),
+        pre_level=float(fit.params[0]), pre_trend=float(fit.params[1]), lags=lags)
+
+
+def event_periods(days: pd.DataFrame, event_day: pd.Timestamp, freq_days: int,
+                  span_days: int) -> pd.DataFrame:
+    """Periods counted from the event: columns t, n, neg, for the non-empty periods within
+    ``span_days`` of it (the event's own day is in neither side)."""
+    offset = (days.index - event_day).days.to_numpy()
+    keep = (offset != 0) & (np.abs(offset) <= span_days)
+    offset = offset[keep]
+    # day +1..+f -> 0, day -1..-f -> -1: no period mixes the two sides.
+    t = np.where(offset > 0, (offset - 1) // freq_days, -((-offset - 1) // freq_days) - 1)
+    grouped = pd.DataFrame({"t": t, "n": days["n"].to_numpy()[keep],
+                            "neg": days["neg"].to_numpy()[keep]}).groupby("t", as_index=False)
+    periods = grouped.sum()
+    return periods[periods["n"] > 0].reset_index(drop=True)
+
+
+# -- effects -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Effect:
+    event: Event
+    source: str
+    window_days: int
+    n_before: int
+    neg_before: int
+    n_after: int
+    neg_after: int
+    share_before: float | None
+    share_after: float | None
+    diff: float | None
+    diff_ci: tuple[float | None, float | None]
+    periods_before: int
+    periods_after: int
+    fit: SegmentedFit | None
+    reason: str | None
+
+    @property
+    def diff_significant(self) -> bool | None:
+        lo, hi = self.diff_ci
+        if lo is None or hi is None:
+            return None
+        return lo > 0 or hi < 0
+
+    @property
+    def its_significant(self) -> bool | None:
+        if self.fit is None:
+            return None
+        return self.fit.level_p < 1 - CONFIDENCE or self.fit.trend_p < 1 - CONFIDENCE
+
+
+def _check_options(window_days: int, its_days: int, freq: str) -> int:
+    if freq not in FREQS:
+        raise EffectsError(f"unknown period {freq!r}; use {' or '.join(FREQS)}")
+    if window_days < 1:
+        raise EffectsError(f"--window-days must be at least 1 (got {window_days})")
+    if its_days < MIN_PERIODS * FREQS[freq]:
+        raise EffectsError(f"--its-days {its_days} leaves fewer than {MIN_PERIODS} periods of a "
+                           f"{freq} on a side; use at least {MIN_PERIODS * FREQS[freq]}")
+    return FREQS[freq]
+
+
+def effect_of(event: Event, days: pd.DataFrame, *, source: str = "labels", window_days: int = 30,
+              its_days: int = 182, freq: str = "week") -> Effect:
+    """The effect of one event on a product's daily series ``days`` (``fill_days`` output, or
+    any frame indexed by day with n and neg)."""
+    freq_days = _check_options(window_days, its_days, freq)
+    event_day = pd.Timestamp(event.occurred_at).normalize()
+    offset = (days.index - event_day).days
+    before = days[(offset < 0) & (offset >= -window_days)]
+    after = days[(offset > 0) & (offset <= window_days)]
+    nb, kb, na, ka = (int(before["n"].sum()), int(before["neg"].sum()), int(after["n"].sum()),
+                      int(after["neg"].sum()))
+    diff, lo, hi = share_difference(ka, na, kb, nb)
+    periods = event_periods(days, event_day, freq_days, its_days)
+    pb, pa = int((periods["t"] < 0).sum()), int((periods["t"] >= 0).sum())
+    fit, reasons = None, []
+    if nb == 0 or na == 0:
+        reasons.append(f"no reviews {'before' if nb == 0 else 'after'} the event within "
+                       f"{window_days} days")
+    if pb < MIN_PERIODS or pa < MIN_PERIODS:
+        reasons.append(f"too few {freq}s with reviews for the segmented regression ({pb} before, "
+                       f"{pa} after; need {MIN_PERIODS} each)")
+    else:
+        share = periods["neg"] / periods["n"]
+        fit = segmented_regression(periods["t"].to_numpy(), share.to_numpy(),
+                                   periods["n"].to_numpy())
+        if not all(math.isfinite(v) for v in (*fit.level_ci, *fit.trend_ci)):
+            fit = None
+            reasons.append("the HAC variance is not positive on this series (too few or too "
+                           "uneven periods); no segmented estimate")
+    return Effect(event, source, window_days, nb, kb, na, ka, kb / nb if nb else None,
+                  ka / na if na else None, diff, (lo, hi), pb, pa, fit,
+                  "; ".join(reasons) or None)
+
+
+def event_effects(store: Store, product: str | None = None, *, source: str | None = None,
+                  window_days: int = 30, its_days: int = 182, freq: str = "week",
+                  kinds: Sequence[str] | None = None, dataset: str | None = None,
+                  events: Sequence[Event] | None = None) -> list[Effect]:
+    """The effect of every event (of ``product``, of some ``kinds``) on the negative share."""
+    _check_options(window_days, its_days, freq)  # bad options fail before any query
+    src = resolve_source(store, source)
+    if events is None:
+        pid = resolve_product(store, product).id if product is not None else None
+        events = list_events(store, pid, kinds=kinds)
+    if not events:
+        return []
+    counts = daily_counts(store, src, product_ids=sorted({e.product_id for e in events}),
+                          dataset=dataset)
+    span = max(window_days, its_days)
+    out = []
+    for event in events:
+        rows = counts[counts["product_id"] == event.product_id]
+        day = pd.Timestamp(event.occurred_at).normalize()
+        days = fill_days(rows, day - timedelta(days=span), day + timedelta(days=span))
+        if not len(days):
+            days = pd.DataFrame({"n": [], "neg": []}, index=pd.DatetimeIndex([], name="day"))
+        out.append(effect_of(event, days, source=src.label, window_days=window_days,
+                             its_days=its_days, freq=freq))
+    return out
+
+
+EFFECT_COLUMNS = [
+    "event_id", "product", "name", "occurred_at", "kind", "title", "source", "window_days",
+    "n_before", "neg_before", "share_before", "n_after", "neg_after", "share_after", "diff",
+    "diff_ci_low", "diff_ci_high", "diff_significant", "periods_before", "periods_after",
+    "level_change", "level_ci_low", "level_ci_high", "level_p", "trend_change", "trend_ci_low",
+    "trend_ci_high", "trend_p", "its_significant", "reason",
+]
+
+#: What table and markdown output show unless --full is given.
+COMPACT_EFFECT_COLUMNS = [
+    "event_id", "product", "occurred_at", "kind", "share_before", "share_after", "diff",
+    "diff_ci_low", "diff_ci_high", "diff_significant", "level_change", "level_ci_low",
+    "level_ci_high", "trend_change", "its_significant", "reason",
+]
+
+
+def effects_table(effects: Sequence[Effect]) -> Table:
+    rows = []
+    for f in effects:
+        e, fit = f.event, f.fit
+        rows.append((
+            e.id, e.product, e.product_name, e.occurred_at, e.kind, e.title, f.source,
+            f.window_days, f.n_before, f.neg_before, f.share_before, f.n_after, f.neg_after,
+            f.share_after, f.diff, f.diff_ci[0], f.diff_ci[1], _yes_no(f.diff_significant),
+            f.periods_before, f.periods_after,
+            fit.level_change if fit else None, fit.level_ci[0] if fit else None,
+            fit.level_ci[1] if fit else None, fit.level_p if fit else None,
+            fit.trend_change if fit else None, fit.trend_ci[0] if fit else None,
+            fit.trend_ci[1] if fit else None, fit.trend_p if fit else None,
+            _yes_no(f.its_significant), f.reason))
+    return Table(list(EFFECT_COLUMNS), rows)
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else ("yes" if value else "no")
