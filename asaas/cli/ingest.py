@@ -68,7 +68,7 @@ def _column_option(name: str, what: str) -> Any:
               "others test; rows without a time are rejected.")
 @click.option("--product-kind", default=None, metavar="KIND",
               help="products.kind of new products, e.g. game, app (steam: game).")
-@click.option("--max-review-chars", type=click.IntRange(min=1), default=None, metavar="N",
+@click.option("--max-review-chars", type=int, default=None, metavar="N",
               help="Reject reviews longer than N characters [env ASAAS_MAX_REVIEW_CHARS; "
               "default 1,000,000].")
 @click.option("--default-split", default="train", show_default=True,

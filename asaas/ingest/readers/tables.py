@@ -89,6 +89,7 @@ class _File:
         raise NotImplementedError
 
     def _open_text(self, **kwargs: Any) -> Any:
+        """``Path.open``; the system's refusal becomes _Unreadable (one line, with the fix)."""
         try:
             return self.path.open(**kwargs)
         except OSError as exc:
@@ -103,11 +104,8 @@ class _Parquet(_File):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        try:
-            with open(self.path, "rb"):
-                pass
-        except OSError as exc:
-            raise _Unreadable(str(read_error(self.path, exc))) from None
+        with self._open_text(mode="rb"):
+            pass  # a file the system refuses is named as such, not as a broken Parquet file
         try:
             self.file = pq.ParquetFile(self.path)
         except (pa.ArrowException, OSError) as exc:
@@ -257,7 +255,7 @@ def _parse_line(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
         return None, "line is not valid JSON"
     if not isinstance(record, dict):
         return None, "line is not a JSON object"
-    return steam.flatten(record), None
+    return record, None
 
 
 class _JsonLines(_File):
@@ -284,7 +282,7 @@ class _JsonLines(_File):
                 if record is None:
                     bad.append((f"{self.path.name}:{lineno}", reason or "bad line"))
                 else:
-                    records.append(record)
+                    records.append(steam.flatten(record))
                     where.append(f"{self.path.name}:{lineno}")
                 seen += 1
                 if len(records) + len(bad) >= self.options.batch_rows:

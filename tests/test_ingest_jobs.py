@@ -1,0 +1,88 @@
+"""The ingest step of job files takes every option of `asaas ingest`, checked when the job file is
+loaded: a nightly job can ingest new Steam reviews."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+
+import pytest
+
+from asaas.jobs import EXIT_BAD_JOB, EXIT_OK, run_job
+from tests.helpers import q
+
+T0 = 1_500_000_000
+
+
+def _pages(folder, first_id, n, appid=2310):
+    folder.mkdir(exist_ok=True)
+    (folder / f"review_{appid}.json").write_text(json.dumps({"success": 1, "reviews": [
+        {"recommendationid": str(first_id + i), "review": f"review {first_id + i}",
+         "voted_up": i % 3 != 0, "timestamp_created": T0 + (i - n // 2) * 86_400,
+         "language": "english"} for i in range(n)]}), encoding="utf-8")
+
+
+def _job(tmp_path, db_path, step: str):
+    job = tmp_path / "jobs" / "steam.toml"
+    job.parent.mkdir(exist_ok=True)
+    job.write_text(f'name = "steam"\ndb = "{db_path}"\n\n[[steps]]\nkind = "ingest"\n'
+                   + textwrap.dedent(step))
+    return job
+
+
+def test_nightly_steam_ingest(tmp_path, db_path):
+    _pages(tmp_path / "new", 100, 6)
+    job = _job(tmp_path, db_path, """
+        source = "../new"
+        format = "steam"
+        split_before = 2017-07-14
+    """)
+    log = io.StringIO()
+    assert run_job(job, stream=log) == EXIT_OK, log.getvalue()
+    assert '"by_split": {"test": 3, "train": 3}' in log.getvalue()
+    assert '"products_created": 1' in log.getvalue()
+    _pages(tmp_path / "new", 103, 6)  # the next night's pages overlap the last three
+    assert run_job(job, stream=log) == EXIT_OK, log.getvalue()
+    assert q(db_path, "SELECT count(*), count(DISTINCT product_id), min(dataset) FROM reviews"
+             ) == [(9, 1, "steam")]
+    steps = json.loads(q(db_path, "SELECT steps FROM job_runs ORDER BY id DESC LIMIT 1")[0][0])
+    assert steps[0]["counts"]["inserted"] == 3 and steps[0]["counts"]["already_present"] == 3
+
+
+def test_label_map_as_a_table_and_columns(tmp_path, db_path):
+    (tmp_path / "bombs.csv").write_text(
+        "id,game,review,combined_rating,created_at\n"
+        "1,Skyrim,greed,Nicht empfohlen,24.04.2015 17:51:10\n"
+        "2,Skyrim,great,Empfohlen,25.04.2015 20:35:05\n", encoding="utf-8")
+    job = _job(tmp_path, db_path, """
+        source = "../bombs.csv"
+        dataset = "steam-bombs"
+        text_column = "review"
+        label_column = "combined_rating"
+        product_column = "game"
+        time_column = "created_at"
+        time_format = "%d.%m.%Y %H:%M:%S"
+        label_map = {Empfohlen = 1, "Nicht empfohlen" = 0}
+    """)
+    log = io.StringIO()
+    assert run_job(job, stream=log) == EXIT_OK, log.getvalue()
+    assert q(db_path, "SELECT external_id, label, reviewed_at::VARCHAR FROM reviews ORDER BY 1"
+             ) == [("1", 0, "2015-04-24 17:51:10"), ("2", 1, "2015-04-25 20:35:05")]
+
+
+@pytest.mark.parametrize("step,fragment", [
+    ('source = "x"\nlabel_mapp = "a=1"', "unknown key 'label_mapp'"),
+    ('source = "x"\nlabel_map = "Empfohlen"', "label_map entry 'Empfohlen' has no '='"),
+    ('source = "x"\nsplit_before = "July"', "split_before 'July' is not a date"),
+    ('source = "x"\nformat = "metacritic"', "format 'metacritic' is not known"),
+    ('source = "x"\ndataset = 7', "dataset must be a string"),
+    ('source = "x"\nsplits = "train"', "splits must be a list"),
+    ('source = "x"\nmax_review_chars = "big"', "max_review_chars must be a whole number"),
+])
+def test_bad_ingest_steps_are_refused_when_loading(tmp_path, db_path, step, fragment):
+    job = _job(tmp_path, db_path, step)
+    log = io.StringIO()
+    assert run_job(job, stream=log) == EXIT_BAD_JOB
+    assert fragment in log.getvalue() and "(ingest)" in log.getvalue()
+    assert not db_path.exists()
