@@ -391,3 +391,12 @@ def test_cli_alerts_rejects_unknown_kind(db_path, invoke):
     assert result.exit_code == 2 and "spike" in result.output
     result = invoke("alerts", "show", "x", "--reviews", "-1")
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("args", [["alerts", "list"], ["alerts", "show", "negative:1:2020-01-01"],
+                                  ["responsiveness"], ["events", "list"],
+                                  ["events", "effects"]])
+def test_read_commands_never_create_a_database(invoke, tmp_path, args):
+    missing = tmp_path / "missing.duckdb"
+    out = err(invoke(*args, "--db", str(missing)))
+    assert "Error:" in out and not missing.exists()

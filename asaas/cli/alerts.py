@@ -85,7 +85,7 @@ def alerts_list(product: str | None = None, since: str | None = None, until: str
 
     options = {name: options.get(name) for _, name, _, _ in _RULE_OPTIONS}
     rule = _rule(kinds, options)
-    store = open_db(db_url)
+    store = open_db(db_url, read_only=True)
     found = detect(store, product=product, source=source, dataset=dataset, rule=rule,
                    since=since, until=until)
     if found.platform_days:
@@ -131,7 +131,8 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, .
     from asaas.timeline.alerts import explain as explain_alert
 
     rule = _rule(kinds, options)
-    why = explain_alert(open_db(db_url), alert_id, source=source, dataset=dataset, rule=rule,
+    store = open_db(db_url, read_only=True)
+    why = explain_alert(store, alert_id, source=source, dataset=dataset, rule=rule,
                         n_reviews=n_reviews, n_terms=n_terms)
     a = why.alert
     if fmt == "json":
@@ -184,7 +185,7 @@ def responsiveness(product: str | None, recoveries: bool, window_days: int, hori
     from asaas.timeline import responsiveness as resp
 
     rule = _rule((), options)  # the kinds are fixed: negative and shift alerts are incidents
-    store = open_db(db_url)
+    store = open_db(db_url, read_only=True)
     items = resp.recoveries(store, product, source=source, dataset=dataset, rule=rule,
                             window_days=window_days, horizon_days=horizon_days,
                             min_window_reviews=min_window_reviews)

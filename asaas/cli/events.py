@@ -94,8 +94,8 @@ def events_list(product: str | None, kinds: tuple[str, ...], sources: tuple[str,
     from asaas.report import format_table
     from asaas.timeline.events import events_table, list_events
 
-    found = list_events(open_db(db_url), product=product, kinds=kinds or None,
-                        sources=sources or None)
+    store = open_db(db_url, read_only=True)
+    found = list_events(store, product=product, kinds=kinds or None, sources=sources or None)
     if not found:
         click.echo("no events yet: `asaas events derive`, `asaas events add` or "
                    "`asaas events import FILE` record some")
@@ -126,7 +126,8 @@ def events_effects(product: str | None, window_days: int, its_days: int, freq: s
     from asaas.report import format_table
     from asaas.timeline.effects import COMPACT_EFFECT_COLUMNS, effects_table, event_effects
 
-    found = event_effects(open_db(db_url), product, source=source, window_days=window_days,
+    store = open_db(db_url, read_only=True)
+    found = event_effects(store, product, source=source, window_days=window_days,
                           its_days=its_days, freq=freq, kinds=kinds or None, dataset=dataset)
     if not found:
         click.echo("no events to measure: `asaas events derive` or `asaas events add` first")
