@@ -84,3 +84,42 @@ def models_register(name: str, hf_ref: str | None, from_ref: str | None,
                      description=description, recipe=recipe)
     click.echo(f"registered {mv.label} ({mv.kind}: {mv.artifact_uri}; "
                f"{mv.params.get('label_description')}; scored with {mv.recipe.describe()})")
+
+
+@models.command("verify")
+@click.argument("refs", nargs=-1, metavar="[MODEL[:VERSION]]...")
+@click.option("--record", is_flag=True,
+              help="Record checksums for local versions registered before asaas recorded them "
+              "(only for files you trust: from then on they are checked before every load).")
+@db_option
+@fail_cleanly
+def models_verify(refs: tuple[str, ...], record: bool, db_url: str | None) -> None:
+    """Check model versions' files against the sha256 checksums recorded at registration
+    (every version by default); exit 1 when any file was changed, added or is missing."""
+    from asaas.errors import AsaasError
+    from asaas.models.checksums import is_local
+    from asaas.models.registry import (list_versions, record_checksums, resolve_ref,
+                                       verify_artifact)
+
+    store = open_db(db_url, read_only=not record)
+    versions = [resolve_ref(store, r) for r in refs] if refs else list_versions(store)
+    if not versions:
+        click.echo("no models yet")
+        return
+    problems = 0
+    for mv in versions:
+        if record and not mv.artifact_sha256 and is_local(mv.artifact_uri):
+            mv = record_checksums(store, mv)
+            click.echo(f"{mv.label}: recorded checksums of {len(mv.artifact_sha256)} files")
+            continue
+        try:
+            verify_artifact(mv)
+        except AsaasError as exc:
+            problems += 1
+            click.echo(f"{mv.label}: FAILED: {exc}")
+            continue
+        what = (f"{len(mv.artifact_sha256)} files match" if mv.artifact_sha256 else
+                f"Hub model pinned to {mv.params.get('hf_revision') or 'no recorded commit'}")
+        click.echo(f"{mv.label}: ok ({what})")
+    if problems:
+        raise AsaasError(f"{problems} of {len(versions)} versions failed verification")

@@ -6,6 +6,7 @@ Every model reference may be a Hub id (what users with internet use) or a local 
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Sequence
@@ -22,7 +23,8 @@ class ModelLoadError(AsaasError):
 
 
 def _local_dir(ref: str) -> Path | None:
-    """The directory for a local reference; raises when a path-like ref is not a model."""
+    """The directory for a local reference; raises when a path-like ref is not a model, or
+    when the folder would run code of its own (see ``check_folder``)."""
     path = Path(ref).expanduser()
     if path.exists():
         if not path.is_dir() or not (path / "config.json").is_file():
@@ -30,10 +32,70 @@ def _local_dir(ref: str) -> Path | None:
                 f"{ref} is not a Hugging Face model directory (no config.json); point at a "
                 "folder written by save_pretrained"
             )
+        check_folder(path, ref)
         return path
     if ref.startswith((".", "/", "~")) or ref.count("/") > 1:
         raise ModelLoadError(f"model path {ref} does not exist; check the path")
     return None
+
+
+#: Weight files that are pickles (or other formats that can run code when loaded).
+PICKLED_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5",
+                   "flax_model.msgpack", "model.ckpt.index")
+SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+
+
+def _read_json(path: Path, ref: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{ref}: {path.name} is not valid JSON ({exc}); re-save the model "
+                             "with save_pretrained") from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{ref}: {path.name} is not a JSON object; re-save the model")
+    return data
+
+
+def refuse_remote_code(config: dict[str, Any] | Any, ref: str, source: str = "config.json"
+                       ) -> None:
+    """A config with ``auto_map`` names Python code shipped with the model, which transformers
+    would offer to run: asaas never runs it."""
+    auto_map = config.get("auto_map") if isinstance(config, dict) else getattr(
+        config, "auto_map", None)
+    if auto_map:
+        raise ModelLoadError(
+            f"{ref} ships its own Python code ({source} has auto_map), which asaas never runs; "
+            "use a model whose architecture transformers provides (no auto_map)")
+
+
+def check_folder(path: Path, ref: str) -> None:
+    """Refuse a local model folder that would run its own code: ``auto_map`` in its config or
+    tokenizer config."""
+    refuse_remote_code(_read_json(path / "config.json", ref), ref)
+    tok_config = path / "tokenizer_config.json"
+    if tok_config.is_file():
+        refuse_remote_code(_read_json(tok_config, ref), ref, "tokenizer_config.json")
+
+
+def check_weights(path: Path, ref: str) -> None:
+    """The folder must hold safetensors weights: pickled ones (pytorch_model.bin...) can run
+    code when loaded, so asaas does not load them."""
+    if any((path / name).is_file() for name in SAFE_WEIGHTS):
+        return
+    pickled = [name for name in PICKLED_WEIGHTS if (path / name).is_file()]
+    pickled += sorted(p.name for p in path.glob("*.bin") if p.name not in pickled)
+    if pickled:
+        raise ModelLoadError(
+            f"{ref} has only pickled weights ({', '.join(pickled)}), which can run code when "
+            "loaded; convert them to model.safetensors (load and save_pretrained them once "
+            "in a trusted environment) and point at that folder")
+    raise ModelLoadError(f"{ref} has no model weights (model.safetensors); save the model with "
+                         "save_pretrained")
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_hub(ref: str) -> None:
@@ -62,8 +124,9 @@ def _quiet() -> None:
         pass
 
 
-def load_config(ref: str) -> Any:
-    """The model's config (for ``id2label``), without loading weights."""
+def load_config(ref: str, *, revision: str | None = None) -> Any:
+    """The model's config (for ``id2label``), without loading weights. Never runs code shipped
+    with the model (``trust_remote_code=False``; ``auto_map`` is refused)."""
     from transformers import AutoConfig
 
     _quiet()
@@ -71,19 +134,38 @@ def load_config(ref: str) -> Any:
     if local is None:
         _check_hub(ref)
     try:
-        return AutoConfig.from_pretrained(str(local or ref))
-    except OSError as exc:
-        first = str(exc).strip().splitlines()[0]
+        config = AutoConfig.from_pretrained(str(local or ref), trust_remote_code=False,
+                                            **_revision(local, revision))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelLoadError(
-            f"cannot load model config for {ref} ({first}); pass a local model directory"
+            f"cannot load model config for {ref} ({_first(exc)}); pass a folder written by "
+            "save_pretrained for a model type transformers knows"
         ) from None
+    refuse_remote_code(config, ref)
+    return config
+
+
+def _revision(local: Path | None, revision: str | None) -> dict[str, str]:
+    """Hub models load the commit recorded at registration, never whatever main is now."""
+    return {"revision": revision} if revision and local is None else {}
+
+
+def hub_revision(ref: str) -> str | None:
+    """The commit the Hub (or its local cache, offline) resolves ``ref`` to now: the
+    snapshot folder that config.json was loaded from."""
+    from transformers.utils.hub import cached_file, extract_commit_hash
+
+    try:
+        return extract_commit_hash(cached_file(ref, "config.json"), None)
+    except (OSError, ValueError):
+        return None
 
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
                    "sentencepiece.bpe.model", "tokenizer.model")
 
 
-def load_tokenizer(ref: str) -> Any:
+def load_tokenizer(ref: str, *, revision: str | None = None) -> Any:
     from transformers import AutoTokenizer
 
     _quiet()
@@ -97,9 +179,11 @@ def load_tokenizer(ref: str) -> Any:
             "next to the model with tokenizer.save_pretrained(DIR)"
         )
     try:
-        tok = AutoTokenizer.from_pretrained(str(local or ref), use_fast=True)
-    except (OSError, ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        tok = AutoTokenizer.from_pretrained(str(local or ref), use_fast=True,
+                                            trust_remote_code=False,
+                                            **_revision(local, revision))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        first = _first(exc)
         raise ModelLoadError(
             f"cannot load the tokenizer of {ref} ({first}); the directory needs tokenizer files "
             "(tokenizer.json or vocab.txt): save them with tokenizer.save_pretrained(DIR)"
@@ -110,8 +194,12 @@ def load_tokenizer(ref: str) -> Any:
 
 
 def load_classifier(ref: str, *, num_labels: int | None = None,
-                    attn_implementation: str | None = None) -> Any:
-    """The sequence classifier in fp32 (bf16 checkpoints are upcast: CPUs here lack bf16)."""
+                    attn_implementation: str | None = None, revision: str | None = None) -> Any:
+    """The sequence classifier in fp32 (bf16 checkpoints are upcast: CPUs here lack bf16).
+
+    Weights load from safetensors only (a pickle can run code), and code shipped with the
+    model never runs.
+    """
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -119,17 +207,22 @@ def load_classifier(ref: str, *, num_labels: int | None = None,
     local = _local_dir(ref)
     if local is None:
         _check_hub(ref)
-    kwargs: dict[str, Any] = {"dtype": torch.float32}
+    else:
+        check_weights(local, ref)
+    kwargs: dict[str, Any] = {"dtype": torch.float32, "trust_remote_code": False,
+                              "use_safetensors": True, **_revision(local, revision)}
     if num_labels is not None:
         kwargs["num_labels"] = num_labels
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
+    load_config(ref, revision=revision)  # refuses auto_map and unknown model types first
     try:
         model = AutoModelForSequenceClassification.from_pretrained(str(local or ref), **kwargs)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"cannot load model {ref} ({first}); pass a model directory "
-                             "written by save_pretrained") from None
+    except Exception as exc:  # noqa: BLE001 - truncated or foreign files fail in many ways
+        # (safetensors' own error, torch's RuntimeError on shapes, OSError, ValueError...)
+        raise ModelLoadError(f"cannot load model {ref} ({type(exc).__name__}: {_first(exc)}); "
+                             "pass a complete model directory written by save_pretrained"
+                             ) from None
     model.eval()
     return model
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from asaas.clock import utcnow
 from asaas.errors import AsaasError
+from asaas.models import checksums
 from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import model_versions, models
@@ -219,22 +220,27 @@ def register(
     metrics: dict[str, Any] | None = None,
     recipe: Recipe | None = None,
     description: str | None = None,
+    artifact_sha256: dict[str, str] | None = None,
     conn: sa.Connection | None = None,
 ) -> ModelVersion:
     """Add version n+1 of ``name`` (creating the model), in one transaction.
 
     ``recipe`` is how the version is scored (transformers: max length, truncation,
     quantisation); a transformer registered without one gets the defaults.
+    ``artifact_sha256``: the checksums of the artifact's files; None computes them now for a
+    local artifact (see ``asaas.models.checksums``), a Hub id has none.
     """
     check_name(name)
     if kind not in KINDS:
         raise AsaasError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
+    if artifact_sha256 is None:
+        artifact_sha256 = checksums.compute(artifact_uri)
     if conn is None:
         with store.transaction() as own:
             return register(store, name, kind=kind, artifact_uri=artifact_uri, params=params,
                             train_dataset=train_dataset, train_split=train_split,
                             train_fingerprint=train_fingerprint, metrics=metrics, recipe=recipe,
-                            description=description, conn=own)
+                            description=description, artifact_sha256=artifact_sha256, conn=own)
     if kind == "hf" and (recipe is None or recipe.max_length is None):
         recipe = Recipe(DEFAULT_MAX_LENGTH, DEFAULT_TRUNCATION, None)
     recipe = recipe or Recipe()
@@ -256,12 +262,14 @@ def register(
         metrics=json.dumps(metrics or {}), environment=json.dumps(env), created_at=now,
         max_length=recipe.max_length, truncation=recipe.truncation, quantize=recipe.quantize,
         languages=",".join(params["languages"]) if (params or {}).get("languages") else None,
+        artifact_sha256=json.dumps(artifact_sha256, sort_keys=True),
     ))
     return ModelVersion(
         id=version_id, name=name, version=(last or 0) + 1, kind=kind, artifact_uri=artifact_uri,
         params=params or {}, train_dataset=train_dataset, train_fingerprint=train_fingerprint,
         metrics=metrics or {}, environment=env, created_at=now, train_split=train_split,
         max_length=recipe.max_length, truncation=recipe.truncation, quantize=recipe.quantize,
+        artifact_sha256=dict(artifact_sha256),
     )
 
 
@@ -305,6 +313,15 @@ def register_hf(
     local = Path(hf).expanduser()
     artifact = str(local.resolve()) if local.is_dir() else hf
     params = {"hf": hf, "positive_label": positive_label, **rule.to_params()}
+    if local.is_dir():
+        hf_models.check_weights(local, hf)  # pickled weights are refused now, not at scoring
+    else:
+        # A Hub model is pinned to the commit the Hub resolved now: later pushes to the
+        # repository are not loaded by this version.
+        revision = hf_models.hub_revision(hf)
+        if revision:
+            params["hf_revision"] = revision
+    # register() records the local folder's checksums with the version.
     return register(store, name, kind="hf", artifact_uri=artifact, params=params,
                     description=description, recipe=recipe)
 
@@ -320,15 +337,37 @@ def register_variant(store: Store, name: str, source: ModelVersion, recipe: Reci
                          "to vary (it reads whole reviews)")
     check_recipe(recipe)
     params = {**source.params, "variant_of": source.label}
-    with store.transaction() as conn:
-        mv = register(store, name, kind=source.kind, artifact_uri=source.artifact_uri,
-                      params=params, train_dataset=source.train_dataset,
-                      train_split=source.train_split, train_fingerprint=source.train_fingerprint,
-                      metrics=source.metrics, recipe=recipe, description=description, conn=conn)
-        if source.artifact_sha256:
-            conn.execute(sa.update(model_versions).where(model_versions.c.id == mv.id).values(
-                artifact_sha256=json.dumps(source.artifact_sha256)))
+    # The source's checksums, not fresh ones: a variant must not vouch for files changed since.
+    mv = register(store, name, kind=source.kind, artifact_uri=source.artifact_uri,
+                  params=params, train_dataset=source.train_dataset,
+                  train_split=source.train_split, train_fingerprint=source.train_fingerprint,
+                  metrics=source.metrics, recipe=recipe, description=description,
+                  artifact_sha256=dict(source.artifact_sha256))
     return get_version(store, name, mv.version)
+
+
+def verify_artifact(mv: ModelVersion) -> None:
+    """Check a version's files against the checksums recorded at registration (one-line
+    ArtifactIntegrityError naming the file otherwise). Called before every load."""
+    checksums.verify(mv.label, mv.artifact_uri, mv.artifact_sha256)
+
+
+def record_checksums(store: Store, mv: ModelVersion) -> ModelVersion:
+    """Record checksums for a local version registered before asaas recorded them (the user
+    vouches for the files as they are now). Versions that have checksums keep them."""
+    if mv.artifact_sha256:
+        raise AsaasError(f"{mv.label} already has checksums; they are never replaced (register "
+                         "the files again as a new version instead)")
+    if not checksums.is_local(mv.artifact_uri):
+        raise AsaasError(f"{mv.label} is a Hub model ({mv.artifact_uri}); it has no local files "
+                         "to record")
+    if not Path(mv.artifact_uri).expanduser().exists():
+        raise AsaasError(f"{mv.label}: artifact {mv.artifact_uri} is missing")
+    digests = checksums.compute(mv.artifact_uri)
+    with store.transaction() as conn:
+        conn.execute(sa.update(model_versions).where(model_versions.c.id == mv.id).values(
+            artifact_sha256=json.dumps(digests, sort_keys=True)))
+    return get_version(store, mv.name, mv.version)
 
 
 def resolve_for_scoring(store: Store, name: str, version: int | None) -> ModelVersion:

@@ -47,9 +47,14 @@ class SklearnScorer:
     device = "cpu"
 
     def __init__(self, mv: ModelVersion) -> None:
-        from asaas.models.sklearn_models import load_pipeline
+        from asaas.models.sklearn_models import PIPELINE_FILE, load_pipeline
 
-        self.pipeline = load_pipeline(mv.artifact_uri)
+        # The pickle is checked against its recorded checksum in memory, right before it is
+        # unpickled, so it cannot be swapped between the check and the load.
+        name = PIPELINE_FILE if PIPELINE_FILE in mv.artifact_sha256 else next(
+            iter(mv.artifact_sha256), PIPELINE_FILE)
+        self.pipeline = load_pipeline(mv.artifact_uri,
+                                      expected_sha256=mv.artifact_sha256.get(name))
         classes = list(self.pipeline.classes_)
         if 1 not in classes:
             raise AsaasError(f"{mv.label} has classes {classes}, none of them 1 (positive)")
@@ -97,9 +102,11 @@ class HFScorer:
         if self.device == "cpu" and options.threads:
             torch.set_num_threads(options.threads)
         self.rule = labels.LabelRule.from_params(mv.params) if "label_rule" in mv.params else None
-        self.tokenizer = hf.load_tokenizer(mv.artifact_uri)
+        revision = mv.params.get("hf_revision")  # Hub models: the commit pinned at registration
+        self.tokenizer = hf.load_tokenizer(mv.artifact_uri, revision=revision)
         on_cuda = self.device.startswith("cuda")
-        model = hf.load_classifier(mv.artifact_uri, attn_implementation="sdpa" if on_cuda else None)
+        model = hf.load_classifier(mv.artifact_uri, revision=revision,
+                                   attn_implementation="sdpa" if on_cuda else None)
         if self.rule is None:
             self.rule = labels.resolve(model.config.id2label, mv.params.get("positive_label"))
         if recipe.quantize == "int8":
@@ -219,9 +226,13 @@ def load_scorer(mv: ModelVersion, options: ScoreOptions) -> Scorer:
     """The scorer for a version, with its recipe (model in, texts in, probabilities out).
 
     Both engines use this: the local loop and each Ray actor hold one scorer, so they cannot
-    drift apart.
+    drift apart. The version's files are checked against the checksums recorded at
+    registration first: a changed, missing or added file is a one-line refusal naming it.
     """
+    from asaas.models.registry import verify_artifact
+
     recipe = effective_recipe(mv, options)
+    verify_artifact(mv)
     if mv.kind == "sklearn":
         if options.device not in ("auto", "cpu"):
             raise ConfigError(f"{mv.label} is a scikit-learn model and runs on CPU; drop --device")

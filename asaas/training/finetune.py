@@ -74,6 +74,21 @@ def _set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A resume checkpoint, read with ``weights_only=True``: tensors, numbers, strings and
+    containers only, so a checkpoint file swapped under ASAAS_HOME cannot run code."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot read the checkpoint {path} ({first}); delete it to start "
+                          "from the beginning, or train without --resume") from None
+
+
 def length_grouped_batches(lengths: list[int], batch_size: int, seed: int, epoch: int
                            ) -> list[list[int]]:
     """Random order, but each batch holds similar lengths (pools of POOL_BATCHES batches)."""
@@ -167,7 +182,7 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
     # rows, tokens and training time, not only the part after the resume.
     totals = {"epoch_loss": 0.0, "epoch_n": 0, "seen_rows": 0, "seen_tokens": 0, "elapsed": 0.0}
     if opts.resume and (ckpt_dir / "state.pt").is_file():
-        state = torch.load(ckpt_dir / "state.pt", map_location="cpu", weights_only=False)
+        state = load_checkpoint(ckpt_dir / "state.pt")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
