@@ -376,7 +376,8 @@ def _marks(frame: _Frame, height: int, events: Sequence[Any], alerts: Sequence[A
         if hi < lo:
             continue
         x0, x1 = frame.x(lo), frame.x(hi)
-        tip = html.escape(f"{a.kind}: {a.label} ({a.start:%Y-%m-%d} to {a.end:%Y-%m-%d})")
+        last = a.end - timedelta(microseconds=1)  # spans end at midnight after their last day
+        tip = html.escape(f"{a.kind} alert {a.start:%Y-%m-%d} to {last:%Y-%m-%d}: {a.label}")
         out.append(f'<rect class="alert" x="{x0:.1f}" y="{y0}" width="{max(x1 - x0, 2):.1f}" '
                    f'height="{y1 - y0}" fill="#d62728" fill-opacity="0.13">'
                    f'<title>{tip}</title></rect>')
@@ -538,7 +539,8 @@ def write_timeline_html(store: Store, path: str | Path, series: Any) -> Path:
     for r in labels.dicts():
         observed.setdefault(by_external[r["product"]], []).append(r)
     ids = [p.id for p in series.products]
-    page = render_timeline_html(series, observed, events_for(store, ids),
-                                alerts_for(store, ids, dataset=series.dataset, freq=series.freq))
+    alerts = alerts_for(store, ids, dataset=series.dataset, since=series.since,
+                        until=series.until)
+    page = render_timeline_html(series, observed, events_for(store, ids), alerts)
     target.write_text(page, encoding="utf-8")
     return target

@@ -169,7 +169,9 @@ def _chromium_title(target) -> str:
     return title.group(1)
 
 
-def test_html_page_renders_in_chromium(invoke, seeded, tmp_path):
+def test_html_page_renders_in_chromium(invoke, seeded, tmp_path, db_path):
+    from asaas.timeline.alerts import detect
+
     target = tmp_path / "timeline.html"
     out = invoke("timeline", "all", "--dataset", "steam", "--html", str(target))
     assert out.exit_code == 0 and "wrote" in out.stderr
@@ -178,8 +180,13 @@ def test_html_page_renders_in_chromium(invoke, seeded, tmp_path):
     assert page.count('<g class="event">') == 4  # each event on both panels of its product
     assert 'id="picker"' in page and "Patch 1.2 breaks saves" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    # the alerts `asaas alerts list --dataset steam` finds (product 1's bad March among them),
+    # each shaded on both panels of its product
+    alerts = detect(open_store(str(db_path)), dataset="steam").alerts
+    assert any(a.product_id == 1 and a.start.month == 3 for a in alerts)
+    assert page.count('class="alert"') == 2 * len(alerts)
     assert _chromium_title(target) == \
-        "asaas timeline: 4 plots rendered, 4 events, 0 alerts"
+        f"asaas timeline: 4 plots rendered, 4 events, {2 * len(alerts)} alerts"
 
 
 def test_html_page_draws_given_events_and_alerts(db_path, tmp_path):

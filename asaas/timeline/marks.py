@@ -1,18 +1,17 @@
 """What the timeline pages draw on top of a series: product events (marked lines) and alert
 periods (shaded spans).
 
-The page takes plain lists of these, whatever found them; ``events_for`` reads the ``events``
-table (releases, patches, price changes... however they got there) and ``alerts_for`` asks the
-alert detector when it is installed.
+The page takes plain lists of these, whatever found them; ``events_for`` and ``alerts_for``
+turn what ``asaas.timeline.events`` (recorded, imported and derived events) and
+``asaas.timeline.alerts`` (review bombs, volume bursts, change points) find into them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
-from asaas.report import query
 from asaas.store import Store
 
 
@@ -40,15 +39,29 @@ class AlertSpan:
 
 def events_for(store: Store, product_ids: Sequence[int]) -> list[EventMark]:
     """Every event of these products, oldest first."""
-    if not product_ids:
-        return []
-    rows = query(store, "SELECT product_id, occurred_at, kind, title FROM events "
-                        "WHERE product_id IN :ids ORDER BY occurred_at, id",
-                 {"ids": list(product_ids)}).rows
-    return [EventMark(int(r[0]), r[1], r[2], r[3]) for r in rows]
+    from asaas.timeline.events import list_events
+
+    wanted = set(product_ids)
+    return [EventMark(e.product_id, e.occurred_at, e.kind, e.title)
+            for e in list_events(store) if e.product_id in wanted]
 
 
 def alerts_for(store: Store, product_ids: Sequence[int], *, dataset: str,
-               freq: str) -> list[AlertSpan]:
-    """Alert periods of these products; none until an alert detector is installed."""
-    return []
+               since: date | None = None, until: date | None = None) -> list[AlertSpan]:
+    """The alerts `asaas alerts list --dataset DATASET` shows for these products (on the
+    reviews' labels, default rules), overlapping [since, until]. An alert's days are whole UTC
+    days, so its span ends at midnight after its last day."""
+    from asaas.timeline.alerts import detect
+
+    wanted = set(product_ids)
+    spans = []
+    for a in detect(store, dataset=dataset, since=since, until=until).alerts:
+        if a.product_id not in wanted:
+            continue
+        share = (f", negative share {a.share:.0%} vs {a.baseline_share:.0%} before"
+                 if a.share is not None and a.baseline_share is not None else "")
+        spans.append(AlertSpan(a.product_id, datetime.combine(a.start, time()),
+                               datetime.combine(a.end, time()) + timedelta(days=1),
+                               f"{a.n_reviews:,} reviews, {a.n_negative:,} negative{share}",
+                               a.kind))
+    return spans
