@@ -144,7 +144,10 @@ def test_labels_only_without_scored_models(invoke, db_path):
     assert "no model has scored steam reviews" in result.stderr
 
 
-def test_no_products_yet(invoke):
+def test_no_products_yet(invoke, db_path):
+    assert err(invoke("timeline", "anything"))  # no database: an error, and none is created
+    assert not db_path.exists()
+    ok(invoke("db", "upgrade"))
     assert "no products yet" in err(invoke("timeline", "anything"))
 
 

@@ -49,7 +49,7 @@ def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | No
     from asaas.report import format_table
     from asaas.timeline.series import timeline as read_timeline
 
-    store = open_db(db_url)
+    store = open_db(db_url, read_only=True)  # a read command never creates a database
     series = read_timeline(store, product, freq=freq, models=models, dataset=dataset,
                            language=language, since=since.date() if since else None,
                            until=until.date() if until else None)
