@@ -36,6 +36,18 @@ A job file lists steps::
     path = "reports/nightly.md"
     format = "markdown"               # table, markdown, csv, json or html
 
+    [[steps]]
+    kind = "events"                   # asaas events derive (releases, first responses)
+    dataset = "steam"                 # optional, default every dataset
+
+    [[steps]]
+    kind = "alerts"                   # an alerts table, written to a file
+    path = "reports/alerts.md"
+    table = "alerts"                  # alerts, responsiveness, recoveries or effects
+    format = "markdown"               # table, markdown, csv or json
+    source = "labels"                 # optional: labels or MODEL[:VERSION]; also dataset,
+                                      # kinds = ["negative"], since = "2018-01-01"
+
 Safety: a lock file per job (``flock``, released by the kernel even on SIGKILL) keeps two runs
 of the same job from overlapping; the second exits at once with ``EXIT_LOCKED``. Every run is a
 row in ``job_runs`` (start, end, status, per-step counts and timings, error). A failing step stops
@@ -72,7 +84,9 @@ EXIT_STEP_FAILED = 1
 EXIT_BAD_JOB = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: "try again later", which is what an overlapping run should do
 
-STEP_KINDS = ("ingest", "score", "views", "report")
+STEP_KINDS = ("ingest", "score", "views", "report", "events", "alerts")
+#: What an ``alerts`` step can write (``table = ...``).
+ALERT_TABLES = ("alerts", "responsiveness", "recoveries", "effects")
 
 
 class JobError(AsaasError):
@@ -124,6 +138,15 @@ def load_job(path: str | Path) -> Job:
                 raise JobError(f"step {i} of {path} (ingest): {exc}") from None
         if kind == "report" and "path" not in step:
             raise JobError(f"step {i} of {path} (report) needs path = \"FILE\"")
+        if kind == "alerts":
+            if "path" not in step:
+                raise JobError(f"step {i} of {path} (alerts) needs path = \"FILE\"")
+            if step.get("table", "alerts") not in ALERT_TABLES:
+                raise JobError(f"step {i} of {path} (alerts) has table {step['table']!r}; use "
+                               f"{', '.join(ALERT_TABLES)}")
+            if step.get("format", "markdown") not in ("table", "markdown", "csv", "json"):
+                raise JobError(f"step {i} of {path} (alerts) has format {step['format']!r}; "
+                               "use table, markdown, csv or json")
     name = str(data.get("name") or file.stem)
     db = data.get("db")
     if db is not None and "://" not in str(db):
@@ -213,6 +236,42 @@ def _step_report(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]
         tmp.write_text(format_table(table, fmt) + "\n", encoding="utf-8")
         tmp.replace(target)  # readers of the report never see half a file
     return {"path": str(target), "rows": len(table.rows)}
+
+
+def _step_events(store: Store, step: dict[str, Any]) -> dict[str, Any]:
+    """asaas events derive: early-access releases and first responses follow the data."""
+    from asaas.timeline.events import derive_events
+
+    report = derive_events(store, dataset=step.get("dataset"))
+    return {"products": report.products, "new": report.inserted, "moved": report.replaced,
+            "removed": report.removed}
+
+
+def _step_alerts(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]:
+    """Write the alerts (or responsiveness, recoveries, effects) table to a file."""
+    from asaas.report import format_table
+    from asaas.timeline import alerts, effects, responsiveness
+
+    target = Path(_resolve(job, step["path"]))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    what = step.get("table", "alerts")
+    common = {"source": step.get("source"), "dataset": step.get("dataset")}
+    kinds = step.get("kinds")
+    rule = alerts.rule_from_options(kinds=tuple(kinds) if kinds else None)
+    if what == "alerts":
+        table = alerts.alerts_table(alerts.detect(store, rule=rule, since=step.get("since"),
+                                                  **common).alerts)
+    elif what == "effects":
+        table = effects.effects_table(effects.event_effects(
+            store, window_days=int(step.get("window_days", 30)), **common))
+    elif what == "recoveries":
+        table = responsiveness.recoveries_table(responsiveness.recoveries(store, **common))
+    else:
+        table = responsiveness.ranking(store, **common)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(format_table(table, step.get("format", "markdown")) + "\n", encoding="utf-8")
+    tmp.replace(target)  # readers never see half a file
+    return {"path": str(target), "table": what, "rows": len(table.rows)}
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -345,6 +404,10 @@ def _run_locked(job: Job, url: str, settings: Settings, log: Callable[[str], Non
                 counts = _step_score(store, job, step, run_id, log)
             elif kind == "views":
                 counts = _step_views(store)
+            elif kind == "events":
+                counts = _step_events(store, step)
+            elif kind == "alerts":
+                counts = _step_alerts(store, job, step)
             else:
                 counts = _step_report(store, job, step)
             results.append(StepResult(kind, "succeeded", time.perf_counter() - t0, counts))
