@@ -58,7 +58,9 @@ up where it stopped.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
+import re
 import os
 import shlex
 import socket
@@ -77,6 +79,7 @@ from asaas.errors import AsaasError
 from asaas.settings import Settings
 from asaas.store import Store, open_store
 from asaas.store.ids import next_id
+from asaas.store.urls import mask_secrets, redact
 from asaas.store.schema import job_runs
 
 EXIT_OK = 0
@@ -147,11 +150,39 @@ def load_job(path: str | Path) -> Job:
             if step.get("format", "markdown") not in ("table", "markdown", "csv", "json"):
                 raise JobError(f"step {i} of {path} (alerts) has format {step['format']!r}; "
                                "use table, markdown, csv or json")
+    for i, step in enumerate(steps, start=1):
+        if step["kind"] == "score":
+            _check_score_numbers(step, f"step {i} of {path} (score)")
     name = str(data.get("name") or file.stem)
+    if not _JOB_NAME.match(name):
+        raise JobError(f"job name {name!r} in {path} is not allowed: use letters, digits, '.', "
+                       "'_' and '-', starting with a letter or digit (e.g. nightly)")
     db = data.get("db")
     if db is not None and "://" not in str(db):
         db = str((file.parent / str(db)).resolve())
     return Job(name=name, path=file, db=db, steps=steps)
+
+
+_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+#: Whole-number options of a score step and their least value (as asaas score checks them).
+_SCORE_INTS = {"limit": 1, "max_reviews": 1, "max_length": 8, "batch_tokens": 8, "threads": 1}
+
+
+def _check_score_numbers(step: dict[str, Any], where: str) -> None:
+    """Impossible numbers in a score step are a bad job file (exit 2), found before anything
+    runs, not a failure half-way through the night."""
+    for key, low in _SCORE_INTS.items():
+        value = step.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise JobError(f"{where}: {key} = {value!r} must be a whole number of at least {low}")
+    every = step.get("progress_every_s")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, (int, float))
+                              or every < 0):
+        raise JobError(f"{where}: progress_every_s = {every!r} must be a number of seconds "
+                       "(0: a line per chunk)")
 
 
 def _resolve(job: Job, value: str) -> str:
@@ -285,8 +316,12 @@ class JobLock:
         self.fd: int | None = None
 
     def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise JobError(f"cannot create the job lock {self.path} ({exc.strerror}); make the "
+                           "job file's folder writable") from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -312,7 +347,23 @@ class JobLock:
 
 
 def lock_path(job: Job, db_url: str) -> Path:
-    return Settings().model_home(db_url) / "locks" / f"{job.name}.lock"
+    """The lock of one job file on one database, shared by every run of it whatever its
+    ASAAS_HOME, working directory or spelling of the database: beside the job file (in
+    ``.locks/``), named after the job file and a hash of its real path and the database."""
+    key = f"{job.path.resolve()}\n{_database_identity(db_url)}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return job.path.parent / ".locks" / f"{job.path.stem}-{digest}.lock"
+
+
+def _database_identity(db_url: str) -> str:
+    """The database itself: a DuckDB file's real path, a server URL without its password."""
+    from asaas.store.urls import duckdb_file_path, normalize_url
+
+    url = normalize_url(db_url)
+    db_file = duckdb_file_path(url)
+    if db_file is not None:
+        return f"duckdb:{db_file.expanduser().resolve()}"
+    return sa.engine.make_url(url).set(password=None).render_as_string(hide_password=False)
 
 
 def _close_stale_job_runs(conn: sa.Connection, name: str) -> None:
@@ -330,7 +381,8 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
     out = stream or sys.stderr
 
     def log(message: str) -> None:
-        out.write(f"{utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {message}\n")
+        # Cron appends these lines to a file: no password may reach it (URLs, driver errors).
+        out.write(f"{utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {mask_secrets(message)}\n")
         out.flush()
 
     try:
@@ -340,8 +392,13 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
         return EXIT_BAD_JOB
     settings = Settings()
     url = db_url or job.db or settings.db_url
-    lock = JobLock(lock_path(job, url))
-    if not lock.acquire():
+    try:
+        lock = JobLock(lock_path(job, url))
+        acquired = lock.acquire()
+    except AsaasError as exc:
+        log(f"job {job.name}: cannot start: {exc}")
+        return EXIT_STEP_FAILED
+    if not acquired:
         log(f"job {job.name}: already running ({lock.holder()}); this run exits without "
             f"doing anything (exit {EXIT_LOCKED})")
         return EXIT_LOCKED
@@ -386,7 +443,7 @@ def _run_locked(job: Job, url: str, settings: Settings, log: Callable[[str], Non
     except AsaasError as exc:
         log(f"job {job.name}: cannot start: {exc}")
         return EXIT_STEP_FAILED
-    log(f"job {job.name} started (run {run_id}, {len(job.steps)} steps, db {url})")
+    log(f"job {job.name} started (run {run_id}, {len(job.steps)} steps, db {redact(url)})")
     problem = _preflight(store, job)
     if problem:  # before any step: a nightly run must not ingest, then die at the model
         log(f"job {job.name}: cannot start: {problem}")
@@ -431,8 +488,10 @@ def _record(store: Store, run_id: int, status: str, results: list[StepResult],
             error: str | None, exit_code: int | None) -> None:
     steps = [{"kind": r.kind, "status": r.status, "seconds": round(r.seconds, 2),
               "counts": r.counts, "error": r.error} for r in results]
-    values: dict[str, Any] = {"status": status, "steps": json.dumps(steps, default=str),
-                              "error": error}
+    # Errors may quote a URL or a driver's message: job_runs never holds a password.
+    values: dict[str, Any] = {"status": status,
+                              "steps": mask_secrets(json.dumps(steps, default=str)),
+                              "error": mask_secrets(error) if error else error}
     if exit_code is not None:
         values.update(exit_code=exit_code, finished_at=utcnow())
     with store.transaction() as conn:

@@ -26,7 +26,10 @@ def fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except AsaasError as exc:
-            raise click.ClickException(str(exc)) from None
+            from asaas.store.urls import mask_secrets
+
+            # Messages may quote a database URL or a driver's error: never its password.
+            raise click.ClickException(mask_secrets(str(exc))) from None
 
     return wrapper
 

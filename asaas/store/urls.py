@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -41,8 +42,20 @@ def duckdb_file_path(url: str) -> Path | None:
 
 
 def redact(url: str) -> str:
-    """The URL with any password hidden, for messages and logs."""
+    """The URL with any password hidden, for messages and logs (also when it cannot be
+    parsed: a URL with a bad port is exactly the one that ends up in an error message)."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        return mask_secrets(sa.engine.make_url(url).render_as_string(hide_password=True))
     except Exception:
-        return url
+        return mask_secrets(url)
+
+
+# scheme://user:PASSWORD@host  and libpq's  password=PASSWORD  (keyword/value strings).
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)([^\s/]*)(@)")
+_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s;&]+)", re.IGNORECASE)
+
+
+def mask_secrets(text: str) -> str:
+    """Any text (an error, a log line, a table cell) with passwords replaced by ***."""
+    text = _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), text)
+    return _KEYWORD_PASSWORD.sub(lambda m: m.group(1) + "***", text)
