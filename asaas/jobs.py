@@ -27,6 +27,8 @@ A job file lists steps::
     models = "all"                    # or ["tfidf-lr", "finetuned"]; the latest version of each
     splits = ["test"]                 # optional, default ["test"]; ["all"] for every split
     limit = 2000                      # optional; also max_length, truncation, device, quantize
+    engine = "ray"                    # optional, default "local"; with address, workers and
+                                      # gpus_per_worker as for `asaas score --engine ray`
 
     [[steps]]
     kind = "views"                    # reinstall the SQL views
@@ -150,6 +152,9 @@ def load_job(path: str | Path) -> Job:
             if step.get("format", "markdown") not in ("table", "markdown", "csv", "json"):
                 raise JobError(f"step {i} of {path} (alerts) has format {step['format']!r}; "
                                "use table, markdown, csv or json")
+        if kind == "score" and step.get("engine", "local") not in ("local", "ray"):
+            raise JobError(f"step {i} of {path} (score) has engine {step['engine']!r}; use "
+                           "\"local\" or \"ray\"")
     for i, step in enumerate(steps, start=1):
         if step["kind"] == "score":
             _check_score_numbers(step, f"step {i} of {path} (score)")
@@ -166,7 +171,8 @@ def load_job(path: str | Path) -> Job:
 _JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 #: Whole-number options of a score step and their least value (as asaas score checks them).
-_SCORE_INTS = {"limit": 1, "max_reviews": 1, "max_length": 8, "batch_tokens": 8, "threads": 1}
+_SCORE_INTS = {"limit": 1, "max_reviews": 1, "max_length": 8, "batch_tokens": 8, "threads": 1,
+               "workers": 1}
 
 
 def _check_score_numbers(step: dict[str, Any], where: str) -> None:
@@ -183,6 +189,10 @@ def _check_score_numbers(step: dict[str, Any], where: str) -> None:
                               or every < 0):
         raise JobError(f"{where}: progress_every_s = {every!r} must be a number of seconds "
                        "(0: a line per chunk)")
+    gpus = step.get("gpus_per_worker")
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, (int, float))
+                             or gpus < 0):
+        raise JobError(f"{where}: gpus_per_worker = {gpus!r} must be a number of GPUs (0 or more)")
 
 
 def _resolve(job: Job, value: str) -> str:
@@ -233,7 +243,14 @@ def _step_score(store: Store, job: Job, step: dict[str, Any], job_run_id: int,
             quantize=step.get("quantize"), progress=True,
             progress_every_s=float(step.get("progress_every_s", 60)))
         t0 = time.perf_counter()
-        report = score(store, mv, options, job_run_id=job_run_id)
+        if step.get("engine", "local") == "ray":  # same predictions, in Ray actors
+            from asaas.scoring.ray_engine import RayOptions, score_ray
+
+            report = score_ray(store, mv, options, RayOptions(
+                address=step.get("address"), workers=step.get("workers"),
+                gpus_per_worker=float(step.get("gpus_per_worker", 0))), job_run_id=job_run_id)
+        else:
+            report = score(store, mv, options, job_run_id=job_run_id)
         counts[mv.label] = {"scored": report.scored, "failed": report.failed,
                             "already_done": report.already_done, "left": report.left}
         log(f"  score {mv.label}: scored {report.scored:,}, failed {report.failed:,}, "
