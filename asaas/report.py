@@ -127,6 +127,8 @@ def disagreements_report(store: Store, model_a: str, model_b: str, *, split: str
     is an error, not an empty answer."""
     from asaas.models.registry import resolve_ref
 
+    if limit < 1:
+        raise AsaasError(f"--limit must be at least 1 (got {limit})")
     mv_a, mv_b = resolve_ref(store, model_a), resolve_ref(store, model_b)
     params: dict[str, Any] = {"a": mv_a.id, "b": mv_b.id, "dataset": dataset, "limit": limit}
     where = ["model_version_id_a = :a", "model_version_id_b = :b", "dataset = :dataset"]

@@ -97,12 +97,21 @@ def test_finetune_registers_a_standard_hf_directory(invoke, db_path, learnable_s
     assert _accuracy(db_path, "finetuned") >= 0.85
 
 
-def test_finetune_is_reproducible(invoke, db_path, learnable_source, tiny_bert, tmp_path):
+@pytest.fixture(scope="module")
+def headless_encoder(tmp_path_factory) -> Path:
+    from tests.tiny_models import build_tiny_encoder
+
+    return build_tiny_encoder(tmp_path_factory.mktemp("models") / "encoder")
+
+
+def test_finetune_is_reproducible(invoke, db_path, learnable_source, headless_encoder, tmp_path):
+    """From an encoder without a head (as base models are), so the new head's initialisation
+    must be seeded too."""
     _ok(invoke("ingest", "--source", str(learnable_source(64))))
     store = open_store(str(db_path))
-    a = finetune(store, tmp_path / "h", _opts(tiny_bert, name="a"))
-    b = finetune(store, tmp_path / "h", _opts(tiny_bert, name="b"))
-    c = finetune(store, tmp_path / "h", _opts(tiny_bert, name="c", seed=4))
+    a = finetune(store, tmp_path / "h", _opts(headless_encoder, name="a"))
+    b = finetune(store, tmp_path / "h", _opts(headless_encoder, name="b"))
+    c = finetune(store, tmp_path / "h", _opts(headless_encoder, name="c", seed=4))
     wa, wb, wc = _weights(a.artifact_uri), _weights(b.artifact_uri), _weights(c.artifact_uri)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)

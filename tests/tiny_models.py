@@ -74,3 +74,20 @@ def build_tiny_classifier(directory: Path, arch: str = "bert", *,
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def build_tiny_encoder(directory: Path, seed: int = 0) -> Path:
+    """A BERT encoder without a classification head (like a base model from the Hub): loading
+    it as a classifier initialises a fresh head."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    vocab_file = write_vocab(directory)
+    tokenizer = _tokenizer(BertTokenizerFast, vocab_file)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(vocab_file.read_text().split()), hidden_size=32,
+                        num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
+                        max_position_embeddings=128)
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

@@ -100,6 +100,7 @@ def score(model_name: str, version: str, splits: tuple[str, ...], dataset: str,
         device=device, batch_tokens=batch_tokens, languages=split_list(languages),
         max_length=max_length, truncation=truncation, quantize=quantize, threads=threads,
         chunk_size=batch_size, progress=not quiet)
+    options.check()  # impossible numbers are refused before the database or a model is opened
     store = open_db(db_url)
     mv = resolve_for_scoring(store, model_name, _version(version))
     if engine == "ray":

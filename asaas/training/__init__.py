@@ -27,6 +27,12 @@ def train_baseline(store: Store, kind: str, home: Path, *, name: str | None = No
     same rows is returned instead of training again. ``class_weight="balanced"`` weighs the
     rarer class up (Steam reviews are 94% positive).
     """
+    from asaas.errors import ConfigError
+    from asaas.training.finetune import check_seed
+
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1 (got {limit})")
+    check_seed(seed)
     data = load_training_data(store, dataset, "train", limit, languages)
     key_parts: list = [kind, seed, limit, data.fingerprint]
     if class_weight:  # absent from keys of runs made before the option existed

@@ -65,6 +65,30 @@ class FinetuneOptions:
     skip_existing: bool = False  # return the version already trained with this exact recipe
     progress: bool = True
 
+    def check(self) -> None:
+        """Refuse impossible values before anything is loaded (one-line ConfigError)."""
+        for name, value, low in (("--epochs", self.epochs, 1), ("--batch-size", self.batch_size, 1),
+                                 ("--max-length", self.max_length, 8), ("--limit", self.limit, 1),
+                                 ("--threads", self.threads, 1)):
+            if value is not None and value < low:
+                raise ConfigError(f"{name} must be at least {low} (got {value})")
+        for name, value in (("--lr", self.lr), ("--checkpoint-minutes", self.checkpoint_minutes)):
+            if not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"{name} must be a positive number (got {value})")
+        for name, value in (("--weight-decay", self.weight_decay),
+                            ("--warmup-ratio", self.warmup_ratio)):
+            if not (0 <= value < 1 if name == "--warmup-ratio" else 0 <= value) or \
+                    not math.isfinite(value):
+                raise ConfigError(f"{name} {value} is out of range")
+        check_seed(self.seed)
+
+
+def check_seed(seed: int) -> None:
+    """numpy takes seeds in [0, 2**32): anything else is refused up front, not a traceback."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"--seed {seed} is out of range; use a whole number from 0 to "
+                          f"{2**32 - 1}")
+
 
 def _set_seed(seed: int) -> None:
     import torch
@@ -122,12 +146,7 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
 
     out = log_stream or sys.stderr
     registry.check_name(opts.name)
-    for name, value, low in (("--epochs", opts.epochs, 1), ("--batch-size", opts.batch_size, 1),
-                             ("--max-length", opts.max_length, 8)):
-        if value < low:
-            raise ConfigError(f"{name} must be at least {low}")
-    if not opts.lr > 0:
-        raise ConfigError("--lr must be positive")
+    opts.check()
     device = resolve_device(opts.device)
     on_cuda = device.startswith("cuda")
     if not on_cuda and opts.threads:
@@ -140,6 +159,9 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
         if existing is not None:
             return existing
     tokenizer = hf.load_tokenizer(opts.base)
+    # Seed before the model is built: an encoder without a classification head gets a freshly
+    # initialised one while loading, and that draws from the RNG too.
+    _set_seed(opts.seed)
     model = hf.load_classifier(opts.base, num_labels=2,
                                attn_implementation="sdpa" if on_cuda else None)
     model.config.id2label = {0: "NEGATIVE", 1: "POSITIVE"}
@@ -154,7 +176,7 @@ def finetune(store: Store, home: Path, opts: FinetuneOptions,
     lengths = [len(s) for s in enc.input_ids]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
-    _set_seed(opts.seed)
+    _set_seed(opts.seed)  # again: tokenising above must not shift dropout and data order
     model.to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
