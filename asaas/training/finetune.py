@@ -72,9 +72,11 @@ class FinetuneOptions:
                                  ("--threads", self.threads, 1)):
             if value is not None and value < low:
                 raise ConfigError(f"{name} must be at least {low} (got {value})")
-        for name, value in (("--lr", self.lr), ("--checkpoint-minutes", self.checkpoint_minutes)):
-            if not (value > 0 and math.isfinite(value)):
-                raise ConfigError(f"{name} must be a positive number (got {value})")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"--lr must be a positive number (got {self.lr})")
+        if not (self.checkpoint_minutes >= 0 and math.isfinite(self.checkpoint_minutes)):
+            raise ConfigError(f"--checkpoint-minutes must be 0 (after every step) or more "
+                              f"(got {self.checkpoint_minutes})")
         for name, value in (("--weight-decay", self.weight_decay),
                             ("--warmup-ratio", self.warmup_ratio)):
             if not (0 <= value < 1 if name == "--warmup-ratio" else 0 <= value) or \
