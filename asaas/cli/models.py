@@ -123,3 +123,34 @@ def models_verify(refs: tuple[str, ...], record: bool, db_url: str | None) -> No
         click.echo(f"{mv.label}: ok ({what})")
     if problems:
         raise AsaasError(f"{problems} of {len(versions)} versions failed verification")
+
+
+@cli.command("gc")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.option("--unregistered", is_flag=True,
+              help="Also remove artifact folders no version of this database names (left by "
+              "older asaas versions). Not when several databases share one ASAAS_HOME.")
+@db_option
+@fail_cleanly
+def gc(dry_run: bool, unregistered: bool, db_url: str | None) -> None:
+    """Remove artifact folders that killed training runs left under ASAAS_HOME (unfinished
+    saves, unregistered models); never a registered version or a run in progress."""
+    from pathlib import Path
+
+    from asaas.cli.base import model_home
+    from asaas.models.checksums import is_local
+    from asaas.models.registry import list_versions
+    from asaas.training.artifacts import collect_garbage
+
+    store = open_db(db_url, read_only=True)
+    home = model_home(store)
+
+    def registered() -> set[Path]:
+        return {Path(v.artifact_uri).expanduser() for v in list_versions(store)
+                if is_local(v.artifact_uri)}
+
+    found = collect_garbage(home, registered, unregistered=unregistered, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for item in found:
+        click.echo(f"{verb} {item.path} ({item.reason})")
+    click.echo(f"{verb} {len(found)} folders under {home / 'models'}")
