@@ -31,6 +31,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 Z = 1.959963984540054
+#: Product-month sizes (reviews) the errors are also broken down by.
+BUCKETS = ((1, 30), (30, 100), (100, 300), (300, 10**9))
 
 
 def _query(store, sql: str, params: dict) -> list[dict]:
@@ -46,14 +48,16 @@ def version_id(store, ref: str, dataset: str) -> tuple[int, str]:
     return picked.id, picked.label
 
 
-def adjusted(q, n, s, f, n_neg, n_pos):
-    """Adjusted classify and count with its delta-method interval, as sql/102_timeline.sql."""
-    q, n, s, f = map(np.asarray, (q, n, s, f))
+def adjusted(k, n, s, f, n_neg, n_pos):
+    """Adjusted classify and count with its delta-method interval, as sql/102_timeline.sql
+    (k of n reviews called negative; the sampling term uses the Agresti-Coull share)."""
+    k, n, s, f = map(np.asarray, (k, n, s, f))
     sep = s - f
     ok = sep >= 0.1
+    q, q_ac = k / n, (k + Z * Z / 2) / (n + Z * Z)
     with np.errstate(divide="ignore", invalid="ignore"):
         pi = np.clip((q - f) / sep, 0, 1)
-        var = (q * (1 - q) / n + pi ** 2 * s * (1 - s) / n_neg
+        var = (q_ac * (1 - q_ac) / (n + Z * Z) + pi ** 2 * s * (1 - s) / n_neg
                + (1 - pi) ** 2 * f * (1 - f) / n_pos) / sep ** 2
     sd = np.sqrt(var)
     nan = np.full(pi.shape, np.nan)
@@ -67,7 +71,7 @@ def evaluate(store, ref: str, *, dataset: str, language: str, since: str, min_n:
     mv, label = version_id(store, ref, dataset)
     rows = _query(store, """
         SELECT product_id, period_start, n_reviews, n_labelled, observed_negative_share,
-               predicted_negative_share, predicted_ci_low, predicted_ci_high,
+               n_predicted_negative, predicted_negative_share, predicted_ci_low, predicted_ci_high,
                corrected_negative_share, corrected_ci_low, corrected_ci_high,
                mean_prob_positive, neg_hit_rate, neg_false_alarm_rate,
                calibration_n_negative, calibration_n_positive
@@ -105,9 +109,10 @@ def evaluate(store, ref: str, *, dataset: str, language: str, since: str, min_n:
     l_s = np.array([tot["tn"] - c["tn"] for c in mine], float) / l_neg
     l_f = np.array([tot["fn"] - c["fn"] for c in mine], float) / l_pos
     q = col["predicted_negative_share"]
-    lopo = adjusted(q, n, l_s, l_f, l_neg, l_pos)
+    k = col["n_predicted_negative"]
+    lopo = adjusted(k, n, l_s, l_f, l_neg, l_pos)
     # The numbers above reproduce the view's when nobody is left out: a check of this script.
-    same = adjusted(q, n, col["neg_hit_rate"], col["neg_false_alarm_rate"],
+    same = adjusted(k, n, col["neg_hit_rate"], col["neg_false_alarm_rate"],
                     col["calibration_n_negative"], col["calibration_n_positive"])
     for mine_, views in zip(same, ("corrected_negative_share", "corrected_ci_low",
                                    "corrected_ci_high")):
@@ -119,7 +124,29 @@ def evaluate(store, ref: str, *, dataset: str, language: str, since: str, min_n:
         "corrected (LOPO)": lopo,
         "probability average": (1 - col["mean_prob_positive"], None, None),
     }
+    buckets = {}
+    for lo_n, hi_n in BUCKETS:
+        sel = (n >= lo_n) & (n < hi_n) & ~np.isnan(col["corrected_negative_share"])
+        if sel.any():
+            buckets[(lo_n, hi_n)] = (int(sel.sum()), float(np.abs(q - truth)[sel].mean()),
+                                     float(np.abs(col["corrected_negative_share"]
+                                                  - truth)[sel].mean()))
+    # Whole test period per product: the months' counts summed, the same estimators.
+    pids = np.unique(col["product_id"])
+    sums = {name: np.array([col[name][col["product_id"] == p].sum() for p in pids])
+            for name in ("n_reviews", "n_predicted_negative")}
+    neg = np.array([(truth * col["n_labelled"])[col["product_id"] == p].sum() for p in pids])
+    lab = np.array([col["n_labelled"][col["product_id"] == p].sum() for p in pids])
+    whole = adjusted(sums["n_predicted_negative"], sums["n_reviews"], col["neg_hit_rate"][0],
+                     col["neg_false_alarm_rate"][0], col["calibration_n_negative"][0],
+                     col["calibration_n_positive"][0])
+    p_truth = neg / lab
+    p_raw = sums["n_predicted_negative"] / sums["n_reviews"]
+    per_product = (len(pids), float(np.abs(p_raw - p_truth).mean()),
+                   float(np.abs(whole[0] - p_truth).mean()),
+                   float(((whole[1] <= p_truth + 1e-12) & (p_truth <= whole[2] + 1e-12)).mean()))
     out = {"model": label, "product_months": len(rows), "reviews": int(n.sum()),
+           "buckets": buckets, "per_product": per_product,
            "products": len(set(col["product_id"])),
            "s": float(col["neg_hit_rate"][0]), "f": float(col["neg_false_alarm_rate"][0]),
            "true_share": float(np.average(truth, weights=n)), "estimates": {}}
@@ -182,6 +209,7 @@ def main() -> None:
     print("| model | bal. acc | ROC AUC | s | f | product-months | estimate | MAE | weighted MAE "
           "| weighted bias | 95% CI coverage | mean CI width |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    results = []
     for ref in args.models or ["tfidf-lr"]:
         r = evaluate(store, ref, dataset=args.dataset, language=args.language, since=since,
                      min_n=args.min_n)
@@ -196,6 +224,21 @@ def main() -> None:
             print(f"{head}| {name}{missing} | {e['mae']:.4f} | {e['wmae']:.4f} | "
                   f"{e['bias']:+.4f} | {cov} | {width} |")
             head = "| | | | | | "
+        results.append(r)
+    print("\nMean absolute error by product-month size (reviews):")
+    print("| model | " + " | ".join(f"{lo}-{hi - 1 if hi < 10**9 else ''} raw / corrected"
+                                     for lo, hi in BUCKETS) + " |")
+    print("|---|" + "---|" * len(BUCKETS))
+    for r in results:
+        cells = [f"{b[1]:.4f} / {b[2]:.4f} ({b[0]} months)" if (b := r["buckets"].get(key))
+                 else "-" for key in BUCKETS]
+        print(f"| {r['model']} | " + " | ".join(cells) + " |")
+    print("\nPer product over the whole test period (its months' reviews together):")
+    print("| model | products | MAE raw | MAE corrected | corrected 95% CI coverage |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        k, raw, corr, cov = r["per_product"]
+        print(f"| {r['model']} | {k} | {raw:.4f} | {corr:.4f} | {cov:.3f} |")
 
 
 if __name__ == "__main__":

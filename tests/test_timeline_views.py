@@ -124,15 +124,17 @@ def test_calibration_rates_exclude_the_training_split(store, seeded):
     assert cal[1, "bombs", "all"]["n_negative"] == cal[2, "bombs", "all"]["n_negative"]
 
 
-def _expected_corrected(q: float, n: int, cal: tuple[int, int, int, int]):
+def _expected_corrected(k: int, n: int, cal: tuple[int, int, int, int]):
     n_neg, n_pos, tn, fn = cal
     if n_neg == 0 or n_pos == 0:
         return None, None, None
     s, f = tn / n_neg, fn / n_pos
     if s - f < 0.1:
         return None, None, None
+    q = k / n
     pi = min(1.0, max(0.0, (q - f) / (s - f)))
-    var = (q * (1 - q) / n + pi ** 2 * s * (1 - s) / n_neg
+    q_ac = (k + Z * Z / 2) / (n + Z * Z)  # Agresti-Coull share in the sampling term
+    var = (q_ac * (1 - q_ac) / (n + Z * Z) + pi ** 2 * s * (1 - s) / n_neg
            + (1 - pi) ** 2 * f * (1 - f) / n_pos) / (s - f) ** 2
     sd = math.sqrt(var)
     return pi, max(0.0, pi - Z * sd), min(1.0, pi + Z * sd)
@@ -168,7 +170,7 @@ def test_timeline_matches_independent_computation(store, seeded):
                 assert (r["observed_ci_low"], r["observed_ci_high"]) == pytest.approx(
                     _wilson(neg, labelled.sum()), abs=TOL)
             cal = cals.setdefault((dataset, language), _calibration(d, mv, dataset, language))
-            pi, pi_lo, pi_hi = _expected_corrected(q, n, cal)
+            pi, pi_lo, pi_hi = _expected_corrected(k, n, cal)
             assert (r["calibration_n_negative"], r["calibration_n_positive"]) == cal[:2]
             if pi is None:
                 assert r["corrected_negative_share"] is None
@@ -218,3 +220,16 @@ def test_no_correction_without_calibration_or_separation(db_path):
         else:
             assert r["corrected_negative_share"] is not None and r["corrected_reason"] is None
     assert {r["dataset"] for r in rows} == {"steam", "bombs"}
+
+
+def test_interval_does_not_collapse_when_the_model_calls_nothing_negative(store, seeded):
+    """With the plain q(1-q)/n term a period with no predicted negative got a near-zero width
+    interval; the Agresti-Coull term keeps it honest for small periods."""
+    rows = _rows(store, "SELECT n_reviews, corrected_ci_low, corrected_ci_high FROM timeline "
+                        "WHERE model_version_id = 1 AND n_predicted_negative = 0 "
+                        "AND n_reviews BETWEEN 3 AND 20")
+    assert rows  # small days where the biased model called nothing negative
+    for r in rows:
+        assert r["corrected_ci_low"] == 0.0
+        assert r["corrected_ci_high"] > 0.1, r
+

@@ -12,11 +12,20 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+
 from asaas.errors import AsaasError
-from asaas.report import Table, query
+from asaas.report import Table
 from asaas.store import Store
+from asaas.store.sql import text_query
+
+#: Where the functions below read from: a Store (one read transaction per query) or an open
+#: connection (``timeline`` runs all its queries in one: on DuckDB each transaction reopens the
+#: file, tens of milliseconds apiece).
+Source = Store | sa.Connection
 
 FREQS = ("day", "week", "month")
 ALL = "all"
@@ -73,12 +82,26 @@ class Series:
     until: date | None = None
 
 
-def _products(store: Store) -> list[Product]:
+def query(src: Source, sql: str, params: dict[str, Any] | None = None) -> Table:
+    """One read statement on ``src``; PostgreSQL's NUMERIC results come back as floats."""
+    if isinstance(src, Store):
+        with src.read_transaction() as conn:
+            return query(conn, sql, params)
+    try:
+        result = src.execute(text_query(sql, params or {}), params or {})
+    except sa.exc.DBAPIError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise AsaasError(f"SQL error: {first}") from None
+    return Table(list(result.keys()), [tuple(float(v) if isinstance(v, Decimal) else v
+                                             for v in r) for r in result.fetchall()])
+
+
+def _products(store: Source) -> list[Product]:
     rows = query(store, "SELECT id, source, external_id, name FROM products ORDER BY id").rows
     return [Product(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-def find_product(store: Store, ref: str) -> Product:
+def find_product(store: Source, ref: str) -> Product:
     """The product whose external id is ``ref``, else whose name is ``ref`` (any case), else the
     one product whose name contains it. Unknown or ambiguous names are errors that list
     candidates."""
@@ -112,13 +135,13 @@ def find_product(store: Store, ref: str) -> Product:
     raise ProductNotFoundError(f"unknown product {text!r}{hint}")
 
 
-def _datasets_of(store: Store, product_ids: Sequence[int]) -> list[str]:
+def _datasets_of(store: Source, product_ids: Sequence[int]) -> list[str]:
     rows = query(store, "SELECT DISTINCT dataset FROM reviews WHERE product_id IN :ids "
                         "ORDER BY dataset", {"ids": list(product_ids)}).rows
     return [r[0] for r in rows]
 
 
-def pick_dataset(store: Store, products: Sequence[Product], dataset: str | None) -> str:
+def pick_dataset(store: Source, products: Sequence[Product], dataset: str | None) -> str:
     """``dataset`` when given (checked), else the one dataset holding these products' reviews."""
     if dataset is not None:
         known = query(store, "SELECT 1 FROM reviews WHERE dataset = :d LIMIT 1",
@@ -148,7 +171,7 @@ def _parse_ref(ref: str) -> tuple[str, int | None]:
         raise AsaasError(f"bad model reference {ref!r}; use NAME or NAME:VERSION") from None
 
 
-def pick_versions(store: Store, refs: Sequence[str], dataset: str) -> list[Version]:
+def pick_versions(store: Source, refs: Sequence[str], dataset: str) -> list[Version]:
     """Model versions for ``--model NAME[:VERSION]`` (latest when no version), each checked to
     have predictions on ``dataset``. No references: the latest version of every model that has
     scored reviews of the dataset (possibly none)."""
@@ -197,7 +220,7 @@ def period_start(day: date, freq: str) -> date:
     raise AsaasError(f"unknown period {freq!r}; use {', '.join(FREQS)}")
 
 
-def read_series(store: Store, products: Sequence[Product], *, dataset: str, freq: str = "week",
+def read_series(store: Source, products: Sequence[Product], *, dataset: str, freq: str = "week",
                 versions: Sequence[Version] = (), language: str = ALL,
                 since: date | None = None, until: date | None = None) -> Table:
     """Rows of the periods that overlap [since, until] (each end optional)."""
@@ -224,7 +247,7 @@ def read_series(store: Store, products: Sequence[Product], *, dataset: str, freq
                         f"ORDER BY {order}", params)
 
 
-def check_language(store: Store, dataset: str, language: str) -> None:
+def check_language(store: Source, dataset: str, language: str) -> None:
     if language == ALL:
         return
     have = [r[0] for r in query(store, "SELECT DISTINCT language FROM reviews WHERE dataset = "
@@ -244,6 +267,14 @@ def timeline(store: Store, product: str, *, freq: str = "week", models: Sequence
         raise AsaasError(f"unknown period {freq!r}; use {', '.join(FREQS)}")
     if since is not None and until is not None and since > until:
         raise AsaasError(f"--since {since} is after --until {until}")
+    with store.read_transaction() as conn:
+        return _timeline(conn, product, freq=freq, models=models, dataset=dataset,
+                         language=language, since=since, until=until)
+
+
+def _timeline(store: sa.Connection, product: str, *, freq: str, models: Sequence[str],
+              dataset: str | None, language: str, since: date | None,
+              until: date | None) -> Series:
     if product.strip().casefold() == ALL:
         if dataset is None:
             everything = _products(store)
