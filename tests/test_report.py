@@ -51,16 +51,44 @@ def test_report_numbers_match_the_view(invoke, two_models, db_path):
     assert rows[0]["accuracy"] == pytest.approx(acc, abs=1e-12)
 
 
-def test_disagreements(invoke, two_models):
-    out = _ok(invoke("disagreements", "tfidf-lr", "bow-rf", "--format", "json", "--limit", "5"))
-    rows = json.loads(out) if out.startswith("[") else []
+def _json(result):
+    """The JSON a command printed on stdout (notes go to stderr)."""
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_disagreements(invoke, two_models, tiny_bert, db_path):
+    """Against a model that really disagrees (a random tiny transformer), so every assertion
+    below has rows to check; the counts are recomputed from the predictions table."""
+    from tests.helpers import q
+
+    _ok(invoke("models", "register", "tiny", "--hf", str(tiny_bert), "--max-length", "64"))
+    _ok(invoke("score", "--model", "tiny", "--quiet"))
+    pairs = q(db_path, """
+        SELECT p.review_id, p.label, r.label, m.name FROM predictions p
+        JOIN reviews r ON r.id = p.review_id JOIN model_versions v ON v.id = p.model_version_id
+        JOIN models m ON m.id = v.model_id WHERE r.split = 'test'""")
+    by_review: dict = {}
+    for review_id, label, truth, name in pairs:
+        by_review.setdefault(review_id, {"truth": truth})[name] = label
+    differ = {k: v for k, v in by_review.items() if v["tfidf-lr"] != v["tiny"]}
+    tiny_wrong = {k for k, v in differ.items() if v["tiny"] != v["truth"]}
+    assert 10 <= len(differ) < len(by_review) and tiny_wrong  # both sides have cases
+
+    rows = _json(invoke("disagreements", "tfidf-lr", "tiny", "--format", "json",
+                                 "--limit", "1000"))
+    assert {r["review_id"] for r in rows} == set(differ)
     for r in rows:
         assert r["label_a"] != r["label_b"]
-        assert r["right_model"] in ("tfidf-lr v1", "bow-rf v1")
-    wrong = _ok(invoke("disagreements", "tfidf-lr:1", "bow-rf", "--wrong-only", "--format",
-                       "json"))
-    if wrong.startswith("["):
-        assert all(r["label_a"] != r["y_true"] for r in json.loads(wrong))
+        assert r["right_model"] == ("tfidf-lr v1" if r["label_a"] == r["y_true"] else "tiny v1")
+    top = _json(invoke("disagreements", "tfidf-lr", "tiny", "--format", "json",
+                                "--limit", "5"))
+    gaps = [abs(r["score_a"] - r["score_b"]) for r in top]
+    assert len(top) == 5 and gaps == sorted(gaps, reverse=True)  # most confident first
+    wrong = _json(invoke("disagreements", "tiny:1", "tfidf-lr", "--wrong-only",
+                                  "--format", "json", "--limit", "1000"))
+    assert {r["review_id"] for r in wrong} == tiny_wrong
+    assert all(r["label_a"] != r["y_true"] for r in wrong)
     assert "NAME:VERSION" in _err(invoke("disagreements", "tfidf-lr:x", "bow-rf"))
     assert "no model named 'nope'" in _err(invoke("disagreements", "tfidf-lr", "nope"))
     # A version that does not exist is the same error `score --version` gives, not "none".

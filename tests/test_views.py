@@ -242,16 +242,27 @@ def test_views_install_is_idempotent_and_queryable_with_plain_duckdb(db_path):
     import duckdb
 
     store = open_store(str(db_path))
+    _seed_predictions(store, _random_sets(2, seed=3))
+    counts = {name: store.query_arrow(f"SELECT count(*) AS n FROM {name}").to_pylist()[0]["n"]
+              for name in view_names()}
     install_views(store)
     install_views(store)
     con = duckdb.connect(str(db_path), read_only=True)
-    for name in view_names():
-        con.execute(f"SELECT * FROM {name} LIMIT 1").fetchall()
-    con.close()
+    try:
+        installed = {r[0] for r in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        assert installed == set(view_names())  # each once, nothing left over
+        for name in view_names():  # a plain DuckDB client sees the same rows as asaas
+            assert con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == counts[name], name
+        versions = con.execute("SELECT DISTINCT model_version_id FROM metrics ORDER BY 1")
+        assert versions.fetchall() == [(1,), (2,)]
+    finally:
+        con.close()
 
 
 def test_empty_database_views_return_nothing(store):
     install_views(store)
     with store.transaction() as conn:
         for name in view_names():
-            conn.execute(sa.text(f"SELECT * FROM {name}")).fetchall()
+            rows = conn.execute(sa.text(f"SELECT * FROM {name}")).fetchall()
+            assert rows == [], name
