@@ -418,9 +418,11 @@ def timeline_charts(name: str, freq: str, observed: list[dict], models: list[dic
     half = _PERIOD_DAYS[freq] / 2
     starts = [_days(r["period_start"]) for r in observed + models]
     lo, hi = min(starts), max(starts) + 2 * half
-    peak = max([0.0] + [r[c] or 0.0 for r in observed for c in ("observed_ci_high",)]
-               + [r[c] or 0.0 for r in models for c in ("corrected_ci_high",
-                                                         "predicted_negative_share")])
+    # The axis follows the estimates, not their intervals: a month of five reviews has an
+    # interval up to 100% that would flatten every line; bands are clipped at the top.
+    peak = 1.15 * max([0.0] + [r["observed_negative_share"] or 0.0 for r in observed]
+                      + [r[c] or 0.0 for r in models for c in ("corrected_negative_share",
+                                                               "predicted_negative_share")])
     share = _Frame(lo, hi, _nice_max(peak), TL_SHARE_H)
     ticks = [share.ymax * k / 4 for k in range(5)]
     body = share.axes(f"{name}: negative share per {freq}", "negative share", ticks, ".0%")
@@ -437,7 +439,7 @@ def timeline_charts(name: str, freq: str, observed: list[dict], models: list[dic
         colour = PALETTE[i % len(PALETTE)]
         pts = [(_days(r["period_start"]) + half, r) for r in rows]
         body += _band(share, [(x, r["corrected_ci_low"], r["corrected_ci_high"]) for x, r in pts],
-                      colour, f"{model} corrected, 95% interval", 0.18)
+                      colour, f"{model} corrected, 95% interval", 0.10)
         body += _line(share, [(x, r["predicted_negative_share"]) for x, r in pts], colour,
                       f"{model} raw (classify and count)", dash="4 3")
         body += _line(share, [(x, r["corrected_negative_share"]) for x, r in pts], colour,
@@ -471,6 +473,12 @@ def timeline_charts(name: str, freq: str, observed: list[dict], models: list[dic
             f'{"".join(legend)}</div>' + _svg(vbody, TL_VOLUME_H, f"{name} review volume"))
 
 
+#: Columns of the numbers under each product's charts (the rest: `asaas timeline --format csv`).
+TIMELINE_TABLE_COLUMNS = ("period_start", "model", "n_reviews", "observed_negative_share",
+                          "predicted_negative_share", "corrected_negative_share",
+                          "corrected_ci_low", "corrected_ci_high", "corrected_reason")
+
+
 def _anchor(product: Any) -> str:
     return "p-" + "".join(c if c.isalnum() else "-" for c in product.external_id)
 
@@ -496,8 +504,9 @@ def render_timeline_html(series: Any, observed: dict[int, list[dict]],
         charts = timeline_charts(product.name or product.external_id, series.freq, mine_obs,
                                  mine, [e for e in events if e.product_id == product.id],
                                  [a for a in alerts if a.product_id == product.id])
-        shown = Table(series.table.columns, [tuple(r.values()) for r in mine]) if mine else \
-            Table(list(mine_obs[0]), [tuple(r.values()) for r in mine_obs])
+        shown = (Table(series.table.columns, [tuple(r.values()) for r in mine]) if mine
+                 else Table(list(mine_obs[0]), [tuple(r.values()) for r in mine_obs]))
+        shown = shown.select([c for c in TIMELINE_TABLE_COLUMNS if c in shown.columns])
         total = sum(r["n_reviews"] for r in mine_obs) if mine_obs else None
         sections.append(
             f'<section class="product" id="{anchor}"><h2>{html.escape(product.label)}</h2>'
