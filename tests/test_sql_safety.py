@@ -231,3 +231,17 @@ def _tables(url: str) -> list:
                                         "WHERE table_schema = 'public'").fetchall()
     finally:
         engine.dispose()
+
+
+def test_truncated_database_file_is_a_one_line_error(invoke, learnable_source, db_path,
+                                                     tmp_path):
+    """A DuckDB file cut short (a copy that stopped half-way) is named in one line by read
+    and write commands alike; nothing else is printed."""
+    ok(invoke("db", "upgrade"))
+    for size in (4096, 20_000, 300_000):
+        cut = tmp_path / f"cut-{size}.duckdb"
+        cut.write_bytes(db_path.read_bytes()[:size])
+        for args in (["sql", "SELECT count(*) FROM reviews"], ["report"],
+                     ["ingest", "--source", str(learnable_source(20, 10))]):
+            line = err(invoke(*args, "--db", str(cut)))
+            assert "Could not read" in line or "not a valid" in line, (size, args, line)
