@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python bench/train_bench.py --model-dir minilm-random --reviews 128 --max-length 256
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/reader_wait_bench.py --chunks 60
+	$(if $(wildcard ../shared/data/steam),$(BIN)/python bench/timeline_bench.py --repeat 3)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
