@@ -400,3 +400,11 @@ def test_read_commands_never_create_a_database(invoke, tmp_path, args):
     missing = tmp_path / "missing.duckdb"
     out = err(invoke(*args, "--db", str(missing)))
     assert "Error:" in out and not missing.exists()
+
+
+def test_alerts_by_product_for_pages(db_path):
+    store = _bombed_db(db_path)
+    grouped = al.alerts_by_product(store)
+    (pid,) = grouped
+    assert [a.id for a in grouped[pid]] == ["negative:100:2020-03-31"]
+    assert al.alerts_by_product(store, [pid + 1]) == {}

@@ -476,6 +476,20 @@ def detect(store: Store, product_id: int | None = None, *, product: str | None =
     return found
 
 
+def alerts_by_product(store: Store, product_ids: Sequence[int] | None = None, *,
+                      source: str | None = None, dataset: str | None = None,
+                      rule: AlertRule | None = None) -> dict[int, list[Alert]]:
+    """Alerts grouped by product id, from one detection over every product (for pages that draw
+    many products): {product_id: [alerts by start]}; products without alerts are absent."""
+    found = detect(store, source=source, dataset=dataset, rule=rule)
+    wanted = None if product_ids is None else {int(p) for p in product_ids}
+    out: dict[int, list[Alert]] = {}
+    for alert in found.alerts:
+        if wanted is None or alert.product_id in wanted:
+            out.setdefault(alert.product_id, []).append(alert)
+    return out
+
+
 def _as_date(value: Any) -> date:
     from asaas.timeline.events import parse_time
 
@@ -600,7 +614,11 @@ def explain(store: Store, alert: Alert | str, *, source: str | None = None,
         alert = find_alert(store, alert, source=source, dataset=dataset, rule=rule)
     src = resolve_source(store, source)
     period = _reviews_between(store, alert, src, alert.start, alert.end, dataset)
-    base_start = alert.start - timedelta(days=rule.baseline_days)
+    # A shift is compared with as long a stretch before it (up to half a year), a burst with the
+    # rule's baseline.
+    span = min(max(alert.days, rule.baseline_days), 182) if alert.kind == "shift" \
+        else rule.baseline_days
+    base_start = alert.start - timedelta(days=span)
     baseline = _reviews_between(store, alert, src, base_start, alert.start - timedelta(days=1),
                                 dataset)
     # A negative or shift alert is about its complaints: what sets them apart from the
