@@ -303,3 +303,46 @@ def test_default_dataset_follows_the_format(invoke, db_path, tmp_path):
     assert "ingest imdb from" in ok(invoke("ingest", "--source", str(f)))  # no preset: imdb
     assert q(db_path, "SELECT dataset, product_id IS NULL FROM reviews ORDER BY 1") == [
         ("imdb", True), ("steam", False)]
+
+
+# -- other shapes and the remaining column options ---------------------------------------------
+
+
+def test_json_list_and_documents_without_reviews(invoke, db_path, tmp_path):
+    f = tmp_path / "train.json"
+    f.write_text(json.dumps([{"id": "1", "text": "fine"}, "not a record", {"id": "2",
+                                                                           "text": "also"}],
+                            indent=2), encoding="utf-8")
+    out = ok(invoke("ingest", "--source", str(f)))
+    assert "inserted 2" in out and "rejected 1: record is not a JSON object (e.g. train.json:#2)" \
+        in out
+    other = tmp_path / "config.json"
+    other.write_text(json.dumps({"settings": {"a": 1}}, indent=2), encoding="utf-8")
+    assert "JSON document without a list of reviews" in err(invoke("ingest", "--source",
+                                                                   str(other)))
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "reviews": [\n', encoding="utf-8")
+    assert "neither JSON Lines nor one JSON document" in err(invoke("ingest", "--source",
+                                                                    str(broken)))
+
+
+def test_tsv_with_every_column_option(invoke, db_path, tmp_path):
+    f = tmp_path / "test.tsv"
+    f.write_text("rid\tbody\tverdict\tstars\tshop\tshop_name\twhen\tlang\tbeta\treply\treplied\n"
+                 "1\tgood\tpos\t4.5\ts1\tShop One\t2020-01-01T00:00:00Z\ten\tyes\tthanks\t"
+                 "2020-01-02T00:00:00Z\n"
+                 "2\tbad\tneg\t\ts1\t\t2020-01-03T00:00:00Z\ten\tmaybe\t\t\n", encoding="utf-8")
+    out = ok(invoke("ingest", "--source", str(f), "--dataset", "shop", "--id-column", "rid",
+                    "--text-column", "body", "--label-column", "verdict", "--rating-column",
+                    "stars", "--product-column", "shop", "--product-name-column", "shop_name",
+                    "--time-column", "when", "--language-column", "lang",
+                    "--early-access-column", "beta", "--developer-response-column", "reply",
+                    "--developer-responded-at-column", "replied", "--product-kind", "store"))
+    assert "inserted 1 (test 1)" in out
+    assert "rejected 1: early access flag is not true/false (e.g. test.tsv:3)" in out
+    assert q(db_path, "SELECT r.external_id, r.label, r.rating, r.reviewed_at, r.language, "
+                      "r.early_access, r.developer_response, r.developer_responded_at, "
+                      "p.external_id, p.name, p.kind FROM reviews r JOIN products p "
+                      "ON p.id = r.product_id") == [
+        ("1", 1, 4.5, datetime(2020, 1, 1), "en", True, "thanks", datetime(2020, 1, 2), "s1",
+         "Shop One", "store")]

@@ -241,7 +241,7 @@ class Validator:
         for i in range(len(raw)):
             split = raw.splits[i]
             try:
-                moment = self._time(times[i], "time")
+                moment = self._time(times[i], "time") if times is not none else None
                 if rules.split_before is not None:
                     if moment is None:
                         raise Reject("time is missing (--split-before needs it)")
@@ -267,11 +267,14 @@ class Validator:
                     product = raw.file_product
                 if wants_product and product is None:
                     raise Reject("product is missing")
-                name = _clean(names[i], "product name")
-                language = _clean(languages[i], "language", MAX_LANGUAGE_CHARS)
-                flag = _flag(early[i])
-                response = self._response(responses[i])
-                response_at = self._time(responded[i], "developer response time")
+                # Fields the source does not have are skipped, not checked row by row.
+                name = _clean(names[i], "product name") if names is not none else None
+                language = (_clean(languages[i], "language", MAX_LANGUAGE_CHARS)
+                            if languages is not none else None)
+                flag = _flag(early[i]) if early is not none else None
+                response = self._response(responses[i]) if responses is not none else None
+                response_at = (self._time(responded[i], "developer response time")
+                               if responded is not none else None)
                 ext = _clean(ids[i], "id", MAX_ID_CHARS)
             except Reject as exc:
                 out.read += 1
