@@ -408,3 +408,15 @@ def test_alerts_by_product_for_pages(db_path):
     (pid,) = grouped
     assert [a.id for a in grouped[pid]] == ["negative:100:2020-03-31"]
     assert al.alerts_by_product(store, [pid + 1]) == {}
+
+
+def test_cli_alerts_show_takes_the_rule_options(db_path, invoke):
+    _bombed_db(db_path)
+    # With only volume alerts the same days are a volume alert; with a stricter rule, none.
+    out = ok(invoke("alerts", "show", "volume:100:2020-03-31", "--kind", "volume", "--reviews",
+                    "1", "--source", "labels", "--dataset", "steam", "--format", "markdown"))
+    assert out.startswith("volume:100:2020-03-31: Skyrim, volume alert")
+    assert "| term |" in out.replace("  ", " ")
+    assert "no negative alert" in err(invoke("alerts", "show", "negative:100:2020-03-31",
+                                             "--min-negative", "500", "--baseline-days", "28",
+                                             "--z", "5", "--volume-z", "8"))
