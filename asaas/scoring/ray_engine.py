@@ -55,7 +55,7 @@ from asaas.scoring import selection as sel_mod
 from asaas.scoring.options import (DEFAULT_CHUNK, PAGE_ROWS, ScoreOptions, ScoreReport, Scored,
                                    effective_recipe)
 from asaas.scoring.runs import finish_run, start_run
-from asaas.scoring.scorers import load_scorer, score_texts
+from asaas.scoring.scorers import load_scorer
 from asaas.store import Store
 
 log = logging.getLogger(__name__)
@@ -268,11 +268,16 @@ class ScoreActor:
     A model that cannot be loaded is an error the user can fix (a missing artifact, a GPU-less
     node): it comes back in the ``fatal`` column instead of killing the actor, so the driver
     stops with that one-line message rather than Ray retrying the actor without end.
+
+    Two calls may run at once (``ACTOR_CALLS``): one tokenises its batch while the other runs
+    the model, as the local engine's helper thread does; the locks keep it to one of each (the
+    Rust tokenizer releases the GIL, but one tokenizer must not serve two threads at once).
     """
 
     def __init__(self, mv: ModelVersion, options: ScoreOptions,
                  packed: list[Any] | None = None) -> None:
         self.fatal: str | None = None
+        self.preparing, self.running = threading.Lock(), threading.Lock()
         try:
             if packed is not None:
                 import ray
@@ -292,7 +297,11 @@ class ScoreActor:
                              "error": pa.nulls(n, pa.string()),
                              "fatal": pa.array([self.fatal] * n, pa.string())},
                             schema=_RESULT_SCHEMA)
-        scored = score_texts(self.scorer, batch.column("text").to_pylist())
+        texts = batch.column("text").to_pylist()
+        with self.preparing:
+            prepared = self.scorer.prepare(texts)
+        with self.running:
+            scored = self.scorer.run(prepared)
         return pa.table({
             "review_id": ids,
             "prob_positive": pa.array(np.asarray(scored.prob_positive, dtype=np.float64)),
@@ -406,6 +415,21 @@ def _data_context(ray: Any) -> Iterator[None]:
         ctx.enable_progress_bars = saved
 
 
+#: Calls one actor runs at once: one tokenising while the other runs the model.
+ACTOR_CALLS = 2
+
+
+def _actor_pool(ray: Any, workers: int) -> Any:
+    """A fixed pool of ``workers`` actors, each taking ACTOR_CALLS calls at once where this Ray
+    version can; an older one runs one call at a time, tokenising and the model in turn."""
+    try:
+        return ray.data.ActorPoolStrategy(size=workers, max_concurrent_calls_per_actor=ACTOR_CALLS,
+                                          max_tasks_in_flight_per_actor=ACTOR_CALLS,
+                                          enable_true_multi_threading=True)
+    except TypeError:
+        return ray.data.ActorPoolStrategy(size=workers)
+
+
 def _ray_error(exc: BaseException) -> AsaasError:
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
     return AsaasError(f"the Ray run failed ({type(exc).__name__}: {first[:300]}); what was "
@@ -497,7 +521,7 @@ def score_ray(
                     fn_constructor_args=(mv, actor_options,
                                          [ray.put(packed)] if packed is not None else None),
                     batch_size=shard_rows, batch_format="pyarrow", num_cpus=threads,
-                    num_gpus=g or None, compute=ray.data.ActorPoolStrategy(size=workers))
+                    num_gpus=g or None, compute=_actor_pool(ray, workers))
                 try:
                     for table in ds.iter_batches(batch_format="pyarrow", batch_size=None):
                         if not table.num_rows:
