@@ -1,9 +1,11 @@
 """`asaas report --html`: one self-contained HTML file with the metric table, ROC and PR curves,
-reliability diagrams and confusion matrices, drawn as inline SVG from the SQL views.
+reliability diagrams and confusion matrices, drawn as inline SVG from the SQL views; and
+`asaas timeline --html`: per product, the negative share over time (observed and per model
+version, with bands), review volume, events as lines and alert periods shaded.
 
 No JavaScript library and nothing fetched from the network: the file opens anywhere, offline,
 and can be mailed around. A few lines of script only check that every plot rendered and put the
-result in the page title (which the browser test reads).
+result in the page title (which the browser tests read), and make the product picker jump.
 """
 
 from __future__ import annotations
