@@ -290,7 +290,86 @@ def test_failure_during_write_leaves_no_half_ingest(invoke, db_path, aclimdb_dir
         invoke("ingest", "--source", str(aclimdb_dir))
     monkeypatch.undo()
     assert _count(db_path) == 0
-    assert _count(db_path, "ingest_runs") == 0
+    assert _rows(db_path, "SELECT status, error FROM ingest_runs") == [
+        ("failed", "RuntimeError: disk full")]
+
+
+def test_duckdb_commits_in_chunks_and_a_failure_removes_them(invoke, db_path, tmp_path,
+                                                            monkeypatch):
+    """On DuckDB ingest commits every DUCKDB_COMMIT_ROWS reviews (flat memory, readers get their
+    turn); a failure after some chunks deletes what the run committed."""
+    import importlib
+
+    ingest_module = importlib.import_module("asaas.ingest.ingest")
+    rows = [{"id": f"r{i}", "text": f"review number {i}", "label": i % 2} for i in range(50)]
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    monkeypatch.setattr(ingest_module, "DUCKDB_COMMIT_ROWS", 10)
+    real = Store.insert_arrow
+    calls = {"n": 0, "seen": []}
+
+    def flaky(self, conn, table, data, *args, **kwargs):
+        if table == "reviews":
+            calls["n"] += 1
+            with self.transaction() as other:  # what another connection sees: committed rows
+                calls["seen"].append(other.exec_driver_sql(
+                    "SELECT count(*) FROM reviews").scalar())
+            if calls["n"] == 4:
+                raise RuntimeError("disk full")
+        return real(self, conn, table, data, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "insert_arrow", flaky)
+    store = Store(str(db_path))
+    store.upgrade()
+    with pytest.raises(RuntimeError):
+        ingest_module.ingest(store, str(path), batch_rows=10)
+    assert calls["seen"][-1] == 30  # three chunks were committed (and readable) before it
+    assert _count(db_path) == 0  # ... and removed when the fourth failed
+    assert _rows(db_path, "SELECT status FROM ingest_runs") == [("failed",)]
+    monkeypatch.setattr(Store, "insert_arrow", real)
+    assert ingest_module.ingest(store, str(path), batch_rows=10).inserted == 50
+
+
+def test_killed_ingest_is_undone_by_the_next_one(invoke, db_path, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    rows = [{"id": f"r{i}", "text": f"review number {i}", "label": i % 2} for i in range(300)]
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    script = tmp_path / "slow_ingest.py"
+    script.write_text(textwrap.dedent(f"""
+        import importlib, time
+        from asaas.store import Store, open_store
+        module = importlib.import_module("asaas.ingest.ingest")
+        module.DUCKDB_COMMIT_ROWS = 10
+        real = Store.insert_arrow
+        def slow(self, *a, **k):
+            time.sleep(0.3)
+            return real(self, *a, **k)
+        Store.insert_arrow = slow
+        module.ingest(open_store({str(db_path)!r}), {str(path)!r}, batch_rows=10)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], env=dict(os.environ))
+    deadline, seen = time.time() + 90, 0
+    while time.time() < deadline and seen < 30:
+        time.sleep(0.2)
+        try:
+            seen = _count(db_path)
+        except (duckdb.IOException, duckdb.CatalogException):
+            continue  # the writer holds the file for a moment, or has not made the tables
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 30 <= seen < 300
+    out = _ok(invoke("ingest", "--source", str(path)))
+    assert "inserted 300" in out  # the killed run's rows were removed first, then all went in
+    runs = _rows(db_path, "SELECT status, error FROM ingest_runs ORDER BY id")
+    assert runs[0][0] == "interrupted" and "rows were removed" in runs[0][1]
+    assert runs[1][0] == "succeeded"
 
 
 def test_failed_ingest_is_recorded(invoke, db_path):
