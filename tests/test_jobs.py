@@ -118,13 +118,23 @@ def test_job_runs_end_to_end(any_job, db_url, tmp_path, capsys):
 
 
 def test_failing_step_stops_the_job(invoke, tmp_path, db_path, learnable_source):
-    job = _write_job(tmp_path, learnable_source(), db_path, models='["missing"]')
+    # "all" models while none is registered: the ingest step runs, the score step fails.
+    job = _write_job(tmp_path, learnable_source(), db_path)
     assert run_job(job) == EXIT_STEP_FAILED
     assert not (tmp_path / "reports" / "nightly.json").exists()
     status, code, error = _q(db_path, "SELECT status, exit_code, error FROM job_runs")[0]
     assert (status, code) == ("failed", 1) and "step 2 (score)" in error
+    assert _q(db_path, "SELECT count(*) FROM reviews")[0][0] > 0  # step 1 ran
     result = invoke("job", "run", str(job))
     assert result.exit_code == EXIT_STEP_FAILED
+
+
+def test_unknown_model_stops_the_job_before_any_step(tmp_path, db_path, learnable_source):
+    job = _write_job(tmp_path, learnable_source(), db_path, models='["missing"]')
+    assert run_job(job) == EXIT_STEP_FAILED
+    status, error = _q(db_path, "SELECT status, error FROM job_runs")[0]
+    assert status == "failed" and error.startswith("preflight: no model named 'missing'")
+    assert _q(db_path, "SELECT count(*) FROM reviews") == [(0,)]  # the ingest never ran
 
 
 @pytest.mark.parametrize("text,fragment", [

@@ -9,6 +9,7 @@ migrations are imported from the new environment, not from the checkout.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -75,5 +76,6 @@ def test_wheel_installs_and_runs_outside_the_checkout(installed, tmp_path, learn
     _run([asaas, "ingest", "--source", str(learnable_source(120, 60))], work, env)
     _run([asaas, "train", "tfidf-lr"], work, env)
     assert "scored 60 reviews" in _run([asaas, "score", "--model", "tfidf-lr"], work, env)
-    report = _run([asaas, "report", "--format", "csv"], work, env)
-    assert report.splitlines()[1].startswith("tfidf-lr,1,test,60,")
+    report = _run([asaas, "report", "--format", "json"], work, env)
+    row = json.loads(report[report.index("["):])[0]
+    assert (row["model"], row["version"], row["split"], row["n"]) == ("tfidf-lr", 1, "test", 60)
