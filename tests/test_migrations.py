@@ -113,7 +113,8 @@ def test_foreign_tables_without_migration_record_are_refused(db_path):
 
 def test_db_commands(invoke, db_path):
     result = invoke("db", "current")
-    assert result.exit_code == 0 and "revision none" in result.output
+    assert result.exit_code == 0 and "no database file yet" in result.output
+    assert not db_path.exists()  # looking never creates
     result = invoke("db", "upgrade")
     assert result.exit_code == 0 and "upgraded database from empty to 0003" in result.output
     result = invoke("db", "upgrade")

@@ -39,8 +39,14 @@ def db_current(db_url: str | None) -> None:
     from asaas.store import migrate
     from asaas.store.urls import redact
 
-    store = open_db(db_url, check_schema=False)
-    current, head = store.current_revision(), migrate.head_revision()
+    # Looking must not create: read-only, and a missing DuckDB file is reported as such.
+    store = open_db(db_url, check_schema=False, read_only=True)
+    head = migrate.head_revision()
+    if store.db_file is not None and not store.db_file.exists():
+        click.echo(f"{redact(store.url)}: no database file yet (head {head}) - created at head "
+                   "by the first command that writes, or `asaas db upgrade`")
+        return
+    current = store.current_revision()
     state = "up to date" if current == head else (
         "empty: created at head on first use" if current is None
         else "behind: run `asaas db upgrade`"
