@@ -34,18 +34,19 @@ def test_products_by_external_id_name_and_unique_part(store):
 
 
 def test_ambiguous_unknown_and_empty_products_are_one_line_errors(store, db_path):
-    with pytest.raises(ev.EventError, match="ambiguous: steam Pit People .100.; steam Pit Stop"):
+    with pytest.raises(ev.ProductNotFoundError,
+                       match="'pit' matches 2 products: Pit People .100.; Pit Stop"):
         ev.resolve_product(store, "pit")
-    with pytest.raises(ev.EventError, match="unknown product 'nope'"):
+    with pytest.raises(ev.ProductNotFoundError, match="unknown product 'nope'"):
         ev.resolve_product(store, "nope")
-    with pytest.raises(ev.EventError, match="empty product"):
+    with pytest.raises(ev.ProductNotFoundError, match="empty product"):
         ev.resolve_product(store, " ")
 
 
 def test_no_products_at_all(db_path):
     from asaas.store import open_store
 
-    with pytest.raises(ev.EventError, match="no products yet"):
+    with pytest.raises(ev.ProductNotFoundError, match="no products yet"):
         ev.resolve_product(open_store(str(db_path)), "100")
 
 
@@ -81,7 +82,7 @@ def test_add_event_and_refuse_the_same_one_twice(store, db_path):
     (("300", "2020-01-02", "patch", "x" * 501), "keep it under 500"),
 ])
 def test_add_bad_input(store, db_path, args, message):
-    with pytest.raises(ev.EventError, match=message):
+    with pytest.raises((ev.EventError, ev.ProductNotFoundError), match=message):
         ev.add_event(store, *args)
     assert q(db_path, "SELECT count(*) FROM events") == [(0,)]
 

@@ -46,6 +46,11 @@ from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import events as events_table_def
 from asaas.store.schema import products, reviews
+from asaas.timeline.products import (Product, ProductNotFoundError, all_products, find_product,
+                                     match_product, products_by_id)
+
+__all__ = ["Product", "ProductNotFoundError", "match_product", "products_by_id",
+           "resolve_product"]
 
 #: Kinds of derived events.
 KIND_FULL_RELEASE = "full_release"
@@ -69,68 +74,8 @@ class EventError(AsaasError):
 
 
 # -- products ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Product:
-    id: int
-    source: str
-    external_id: str
-    name: str | None
-
-    @property
-    def label(self) -> str:
-        """``name (external id)``, or the external id alone."""
-        return f"{self.name} ({self.external_id})" if self.name else self.external_id
-
-
-def _all_products(conn: sa.Connection) -> list[Product]:
-    rows = conn.execute(sa.select(products.c.id, products.c.source, products.c.external_id,
-                                  products.c.name).order_by(products.c.id))
-    return [Product(int(r[0]), r[1], r[2], r[3]) for r in rows]
-
-
-def match_product(candidates: Sequence[Product], ref: str) -> Product:
-    """The product ``ref`` names among ``candidates``: an exact external id, else an exact name
-    (any case), else the one name that contains it (any case). Unknown or ambiguous references
-    raise one error naming a few candidates."""
-    ref = str(ref).strip()
-    if not ref:
-        raise EventError("empty product name; give a product's external id or name")
-    for tier in (
-        [p for p in candidates if p.external_id == ref],
-        [p for p in candidates if p.name is not None and p.name.casefold() == ref.casefold()],
-        [p for p in candidates if p.name is not None and ref.casefold() in p.name.casefold()],
-    ):
-        if len(tier) == 1:
-            return tier[0]
-        if len(tier) > 1:
-            shown = "; ".join(f"{p.source} {p.label}" for p in tier[:5])
-            more = f" and {len(tier) - 5} more" if len(tier) > 5 else ""
-            raise EventError(f"product {ref!r} is ambiguous: {shown}{more}; use the external id")
-    if not candidates:
-        raise EventError(f"unknown product {ref!r}: the database has no products yet; ingest "
-                         "reviews with products first (asaas ingest --format steam ...)")
-    raise EventError(f"unknown product {ref!r}; `asaas sql \"SELECT external_id, name FROM "
-                     "products\"` lists the products")
-
-
-def resolve_product(store: Store, ref: str | int) -> Product:
-    """The product an external id or (unambiguous) name refers to; an int is an internal id."""
-    with store.read_transaction() as conn:
-        candidates = _all_products(conn)
-    if isinstance(ref, int):
-        for p in candidates:
-            if p.id == ref:
-                return p
-        raise EventError(f"no product with id {ref}")
-    return match_product(candidates, ref)
-
-
-def products_by_id(store: Store) -> dict[int, Product]:
-    with store.read_transaction() as conn:
-        return {p.id: p for p in _all_products(conn)}
-
+# Resolved the same way as every command's PRODUCT argument: asaas/timeline/products.py.
+resolve_product = find_product
 
 # -- times ---------------------------------------------------------------------------------------
 
@@ -330,8 +275,7 @@ def import_events(store: Store, path: str | Path) -> ImportReport:
     if not rows:
         raise EventError(f"{file} has no events; write one row per event with product, at, "
                          "kind, title")
-    with store.read_transaction() as conn:
-        candidates = _all_products(conn)
+    candidates = all_products(store)
     errors: list[str] = []
     good: list[tuple[int, Product, datetime, str, str, dict[str, Any] | None]] = []
     seen: dict[tuple[int, str, datetime], int] = {}
@@ -359,8 +303,9 @@ def import_events(store: Store, path: str | Path) -> ImportReport:
                 raise EventError(f"same product, kind and time as line {seen[key]}")
             seen[key] = line
             good.append((line, prod, when, kind, title, details))
-        except (EventError, json.JSONDecodeError) as exc:
-            message = str(exc) if isinstance(exc, EventError) else "details is not valid JSON"
+        except (EventError, ProductNotFoundError, json.JSONDecodeError) as exc:
+            message = ("details is not valid JSON" if isinstance(exc, json.JSONDecodeError)
+                       else str(exc))
             errors.append(f"line {line}: {message.split('; ')[0]}")
     if errors:
         shown = "; ".join(errors[:_MAX_SHOWN_ERRORS])

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -21,6 +20,9 @@ from asaas.errors import AsaasError
 from asaas.report import Table
 from asaas.store import Store
 from asaas.store.sql import text_query
+from asaas.timeline.products import Product, ProductNotFoundError, all_products, find_product
+
+__all__ = ["Product", "ProductNotFoundError", "find_product"]  # re-exported for callers
 
 #: Where the functions below read from: a Store (one read transaction per query) or an open
 #: connection (``timeline`` runs all its queries in one: on DuckDB each transaction reopens the
@@ -42,22 +44,6 @@ LABEL_COLUMNS = (
     "product", "period_start", "n_reviews", "n_labelled", "observed_negative_share",
     "observed_ci_low", "observed_ci_high",
 )
-
-
-class ProductNotFoundError(AsaasError):
-    """No product (or more than one) matches what the user typed."""
-
-
-@dataclass(frozen=True)
-class Product:
-    id: int
-    source: str
-    external_id: str
-    name: str | None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.external_id})" if self.name else self.external_id
 
 
 @dataclass(frozen=True)
@@ -94,45 +80,6 @@ def query(src: Source, sql: str, params: dict[str, Any] | None = None) -> Table:
         raise AsaasError(f"SQL error: {first}") from None
     return Table(list(result.keys()), [tuple(float(v) if isinstance(v, Decimal) else v
                                              for v in r) for r in result.fetchall()])
-
-
-def _products(store: Source) -> list[Product]:
-    rows = query(store, "SELECT id, source, external_id, name FROM products ORDER BY id").rows
-    return [Product(int(r[0]), r[1], r[2], r[3]) for r in rows]
-
-
-def find_product(store: Source, ref: str) -> Product:
-    """The product whose external id is ``ref``, else whose name is ``ref`` (any case), else the
-    one product whose name contains it. Unknown or ambiguous names are errors that list
-    candidates."""
-    text = ref.strip()
-    if not text:
-        raise ProductNotFoundError("empty product: give a product id or name (see `asaas sql "
-                                   "\"SELECT external_id, name FROM products\"`)")
-    products = _products(store)
-    if not products:
-        raise ProductNotFoundError("the database has no products yet: ingest reviews with "
-                                   "products first (e.g. `asaas ingest --format steam ...`)")
-    lower = text.casefold()
-    for matches in ([p for p in products if p.external_id == text],
-                    [p for p in products if (p.name or "").casefold() == lower],
-                    [p for p in products if lower in (p.name or "").casefold()]):
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            listed = "; ".join(p.label for p in matches[:8])
-            more = f" and {len(matches) - 8} more" if len(matches) > 8 else ""
-            raise ProductNotFoundError(f"{text!r} matches {len(matches)} products: {listed}"
-                                       f"{more}; give the product id")
-    names = {(p.name or "").casefold(): p for p in products if p.name}
-    close = [names[n].label for n in difflib.get_close_matches(lower, list(names), n=5,
-                                                               cutoff=0.5)]
-    close += [p.label for p in products
-              if p.external_id in difflib.get_close_matches(text, [q.external_id
-                                                                   for q in products], 3, 0.8)]
-    hint = f"; close matches: {'; '.join(dict.fromkeys(close))}" if close else \
-        f"; {len(products)} products, e.g. {'; '.join(p.label for p in products[:3])}"
-    raise ProductNotFoundError(f"unknown product {text!r}{hint}")
 
 
 def _datasets_of(store: Source, product_ids: Sequence[int]) -> list[str]:
@@ -277,14 +224,14 @@ def _timeline(store: sa.Connection, product: str, *, freq: str, models: Sequence
               until: date | None) -> Series:
     if product.strip().casefold() == ALL:
         if dataset is None:
-            everything = _products(store)
+            everything = all_products(store)
             if not everything:
                 raise ProductNotFoundError("the database has no products yet: ingest reviews "
                                            "with products first")
             dataset = pick_dataset(store, everything, None)
         ids = {r[0] for r in query(store, "SELECT DISTINCT product_id FROM reviews WHERE "
                                           "dataset = :d", {"d": dataset}).rows}
-        products = [p for p in _products(store) if p.id in ids]
+        products = [p for p in all_products(store) if p.id in ids]
         if not products:
             raise ProductNotFoundError(f"no product has reviews in dataset {dataset!r}")
     else:
