@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from asaas.ingest import ingest
-from asaas.models.registry import register_hf
+from asaas.models.registry import Recipe, register_hf
 from asaas.scoring import ScoreOptions, score, select_pending
 from asaas.store import open_store
 
@@ -53,11 +53,11 @@ def notebook_way(model_dir: str, texts: list[str], device: str) -> tuple[np.ndar
 
 def asaas_way(store, name: str, model_dir: str, n: int, device: str, quantize: str | None,
               batch_tokens: int | None) -> tuple[dict[int, float], float]:
-    mv = register_hf(store, name, model_dir)
+    # int8 is part of a version's scoring recipe: registered with it, not asked for per run.
+    mv = register_hf(store, name, model_dir, recipe=Recipe(512, "head", quantize))
     t0 = time.perf_counter()
     report = score(store, mv, ScoreOptions(splits=["test"], limit=n, device=device,
-                                           quantize=quantize, batch_tokens=batch_tokens,
-                                           progress=False))
+                                           batch_tokens=batch_tokens, progress=False))
     seconds = time.perf_counter() - t0
     assert report.scored == n, report
     rows = store.query_arrow(f"SELECT review_id, prob_positive FROM predictions "
