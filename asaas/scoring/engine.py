@@ -32,7 +32,7 @@ from asaas.progress import Progress
 from asaas.scoring import selection as sel_mod
 from asaas.scoring.options import DEFAULT_CHUNK, PAGE_ROWS, ScoreOptions, ScoreReport
 from asaas.scoring.runs import finish_run, start_run
-from asaas.scoring.scorers import Scorer, load_scorer
+from asaas.scoring.scorers import Scorer, check_device, load_scorer
 from asaas.scoring.writer import BufferedWriter, PredictionWriter
 from asaas.store import Store
 
@@ -185,6 +185,7 @@ def score(
     """Score every selected review that ``mv`` has not scored yet; see the module docstring."""
     options = options or ScoreOptions()
     options.check()
+    check_device(mv, options.device)  # refused even when nothing is pending
     sel_mod.check_selection(store, options)
     sel = sel_mod.selection_for(mv, options)
     total, pending_all = sel_mod.count(store, sel)

@@ -222,6 +222,14 @@ def _quantize_int8(model: Any) -> Any:
     return quantized
 
 
+def check_device(mv: ModelVersion, device: str) -> None:
+    """Refuse a device the version cannot run on here, before anything is read or loaded."""
+    if mv.kind == "hf":
+        resolve_device(device)
+    elif device not in ("auto", "cpu"):
+        raise ConfigError(f"{mv.label} is a scikit-learn model and runs on CPU; drop --device")
+
+
 def load_scorer(mv: ModelVersion, options: ScoreOptions) -> Scorer:
     """The scorer for a version, with its recipe (model in, texts in, probabilities out).
 
@@ -234,8 +242,7 @@ def load_scorer(mv: ModelVersion, options: ScoreOptions) -> Scorer:
     recipe = effective_recipe(mv, options)
     verify_artifact(mv)
     if mv.kind == "sklearn":
-        if options.device not in ("auto", "cpu"):
-            raise ConfigError(f"{mv.label} is a scikit-learn model and runs on CPU; drop --device")
+        check_device(mv, options.device)
         return SklearnScorer(mv)
     if mv.kind == "hf":
         return HFScorer(mv, options, recipe)
