@@ -6,7 +6,9 @@ Each engine scores the same ``--limit`` sample into its own registration of the 
 - end to end: selection, Ray start-up (a new local instance), actor start, model loads, scoring
   and the database writes, over the reviews scored;
 - steady: reviews per second over the second half of the reviews, once every model is loaded
-  (the overhead Ray adds per review, not its start-up).
+  (the overhead Ray adds per review, not its start-up);
+and the CPU seconds per review, end to end (this process and, for Ray, every process of its
+local instance), which a busy shared machine distorts far less than wall time.
 
 CPU (the dev box): the local engine and one Ray actor with the same torch threads (1, then
 every CPU), and Ray with one single-thread actor per CPU; each Ray row's ratio is against the
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import tempfile
 import time
@@ -32,9 +35,34 @@ from pathlib import Path
 from asaas.ingest import ingest
 from asaas.models.registry import Recipe, register_hf
 from asaas.scoring import RayOptions, ScoreOptions, score, score_ray
+from asaas.scoring.ray_engine import LOCAL_OBJECT_STORE_BYTES
 from asaas.store import open_store
 
 from _models import SHARED, device_name, model_dir_for
+
+
+def _tree_cpu_seconds() -> float:
+    """CPU time of this process and every live descendant, each with its reaped children
+    (Linux /proc): a Ray instance started from here (GCS, raylet, workers; finished actors
+    are reaped by the raylet) counts whole. Unlike wall time, it hardly moves when other work
+    shares the CPUs."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        # After the command: state, ppid, ... utime, stime, cutime, cstime are fields 12-15.
+        stats[int(entry.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / ticks)
+    mine, total = {os.getpid()}, 0.0
+    for _ in range(16):  # a few generations deep is plenty (driver -> raylet -> workers)
+        mine |= {pid for pid, (ppid, _) in stats.items() if ppid in mine}
+    for pid in mine:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
 
 
 def run(store, name: str, model_dir: str, args, ray: RayOptions | None,
@@ -47,11 +75,24 @@ def run(store, name: str, model_dir: str, args, ray: RayOptions | None,
 
     options = ScoreOptions(limit=args.reviews, device=args.device if ray is None else "auto",
                            threads=threads, chunk_size=args.batch_size, progress=False)
+    cpu0 = _tree_cpu_seconds()
     t0 = time.perf_counter()
     if ray is None:
         report = score(store, mv, options, on_chunk=on_chunk)
+        cpu = _tree_cpu_seconds() - cpu0
     else:
-        report = score_ray(store, mv, options, ray, on_chunk=on_chunk)
+        # The local instance score_ray would start, started here so that its processes can
+        # be counted before they end; its start-up stays inside the timings.
+        import ray as ray_mod
+
+        ray_mod.init(num_cpus=ray.workers * (threads or 1), include_dashboard=False,
+                     object_store_memory=LOCAL_OBJECT_STORE_BYTES, log_to_driver=False,
+                     logging_level=logging.ERROR)
+        try:
+            report = score_ray(store, mv, options, ray, on_chunk=on_chunk)
+            cpu = _tree_cpu_seconds() - cpu0
+        finally:
+            ray_mod.shutdown()
     seconds = time.perf_counter() - t0
     assert report.scored == args.reviews, report
     # Steady rate: over the second half of the reviews, from the chunk that passed half way to
@@ -68,6 +109,7 @@ def run(store, name: str, model_dir: str, args, ray: RayOptions | None,
         f"SELECT review_id, prob_positive FROM predictions WHERE model_version_id = {mv.id}"
     ).to_pylist()}
     return {"seconds": round(seconds, 2), "end_to_end_per_s": round(args.reviews / seconds, 2),
+            "cpu_s": round(cpu, 1), "cpu_ms_per_review": round(1000 * cpu / args.reviews, 1),
             "steady_per_s": round(steady, 2), "chunks": len(marks),
             "first_chunk_after_s": round(marks[0][0] - t0, 2) if marks else None,
             "marks": [(round(t - t0, 2), n) for t, n in marks],
@@ -125,10 +167,12 @@ def main() -> None:
         pair = results[r["against"]] if r["against"] else None
         ratios = (f"  Ray/local ({r['against']}): end to end "
                   f"x{r['end_to_end_per_s'] / pair['end_to_end_per_s']:.2f}, steady "
-                  f"x{r['steady_per_s'] / pair['steady_per_s']:.2f}") if pair else ""
+                  f"x{r['steady_per_s'] / pair['steady_per_s']:.2f}, CPU per review "
+                  f"x{r['cpu_ms_per_review'] / pair['cpu_ms_per_review']:.2f}") if pair else ""
         print(f"  {label:26s} {r['seconds']:7.1f} s  end to end {r['end_to_end_per_s']:7.1f}/s  "
-              f"steady {r['steady_per_s']:7.1f}/s  first chunk after "
-              f"{r['first_chunk_after_s']} s  max |dp| vs local {diff:.1e}{ratios}")
+              f"steady {r['steady_per_s']:7.1f}/s  CPU {r['cpu_ms_per_review']:6.1f} ms/review  "
+              f"first chunk after {r['first_chunk_after_s']} s  max |dp| vs local "
+              f"{diff:.1e}{ratios}")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"device": device_name(args.device), "reviews": args.reviews, "cpus": cpus,
