@@ -11,6 +11,22 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def naive_utc(moment: datetime) -> datetime:
+    """A time as naive UTC: an aware one converted, a naive one taken as UTC already."""
+    if moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 date or date-time (``2017-09-12``, ``2017-09-12 10:30``, ``...T10:30:00Z``,
+    ``...+02:00``) as naive UTC; raises ValueError for anything else."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return naive_utc(datetime.fromisoformat(text))
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this id exists on this host (runs left 'running' by a dead
     process are marked interrupted)."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
+from asaas.clock import naive_utc, parse_iso
 from asaas.errors import ConfigError
 from asaas.ingest.readers.base import BATCH_ROWS, FIELDS, ColumnNames
 from asaas.settings import DEFAULT_DATASET, Settings
@@ -116,15 +117,13 @@ def parse_split_before(value: str | date | datetime | None, style: str = "cli"
     else:
         text = str(value).strip()
         try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
             if not re.match(r"^\d{4}-\d{2}-\d{2}", text):
                 raise ValueError(text)  # fromisoformat also takes 20170701; ask for dashes
+            moment = parse_iso(text)
         except ValueError:
             raise ConfigError(f"{name} {text!r} is not a date; write YYYY-MM-DD (UTC), e.g. "
                               f"{name} 2017-07-01") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    return naive_utc(moment)
 
 
 def _check_name(value: str | None, what: str, limit: int, style: str) -> None:

@@ -13,10 +13,10 @@ import hashlib
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from asaas.clock import utcnow
+from asaas.clock import naive_utc, parse_iso, utcnow
 from asaas.ingest.options import MAX_SPLIT_CHARS
 from asaas.ingest.readers import RawBatch, unparseable_reason
 
@@ -134,12 +134,10 @@ def parse_time(value: Any, time_format: str | None = None) -> datetime | None:
         elif text.lstrip("-").replace(".", "", 1).isdigit():
             return _EPOCH + timedelta(seconds=float(text))
         else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            moment = parse_iso(text)
     if hasattr(moment, "to_pydatetime"):  # pandas Timestamp
         moment = moment.to_pydatetime()
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    return naive_utc(moment)
 
 
 def _flag(value: Any) -> bool | None:

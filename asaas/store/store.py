@@ -228,16 +228,7 @@ class Store:
                     )
                 migrate.upgrade(conn, "head")
                 return
-        known = self._known_revisions()
-        if current in known:
-            raise SchemaError(
-                f"database schema is at revision {current}, this asaas needs {head}: "
-                "run `asaas db upgrade`"
-            )
-        raise SchemaError(
-            f"database schema is at revision {current}, which this asaas does not know "
-            f"(head {head}); it was written by a newer asaas: upgrade asaas"
-        )
+        self._refuse_revision(current, head)
 
     def check_readable(self) -> None:
         """For read commands: the database must exist and hold asaas' schema at head. Nothing

@@ -33,13 +33,13 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from asaas.clock import utcnow
+from asaas.clock import naive_utc, parse_iso, utcnow
 from asaas.errors import AsaasError
 from asaas.report import Table
 from asaas.store import Store
@@ -88,17 +88,12 @@ def parse_time(value: Any) -> datetime:
     elif isinstance(value, date):
         parsed = datetime(value.year, value.month, value.day)
     else:
-        text = str(value).strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            parsed = datetime.fromisoformat(text)
+            parsed = parse_iso(str(value))
         except ValueError:
             raise EventError(f"bad date {value!r}; use YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS] "
                              "(UTC, or with an offset such as +02:00)") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed
+    return naive_utc(parsed)
 
 
 def check_kind(kind: str) -> str:
