@@ -31,7 +31,7 @@ from asaas.models.registry import ModelVersion
 from asaas.progress import Progress
 from asaas.scoring import selection as sel_mod
 from asaas.scoring.options import DEFAULT_CHUNK, PAGE_ROWS, ScoreOptions, ScoreReport
-from asaas.scoring.runs import finish_run, start_run
+from asaas.scoring.runs import finish_run, recorded, start_run
 from asaas.scoring.scorers import Scorer, check_device, load_scorer
 from asaas.scoring.writer import BufferedWriter, PredictionWriter
 from asaas.store import Store
@@ -217,7 +217,7 @@ def score(
     progress = Progress(pending, f"score {mv.label}", enabled=options.progress,
                         log_every_s=options.progress_every_s)
     budget = pending
-    try:
+    with recorded(store, run_id, progress, sink.flush):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="asaas-prepare") as pool:
             try:
                 for work in _prefetched(pool, source, lambda: budget):
@@ -230,16 +230,6 @@ def score(
             finally:
                 pool.shutdown(wait=True)  # the helper may still hold a claim: wait, then close
                 source.close()
-        sink.flush()
-    except BaseException as exc:
-        progress.close()
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        try:
-            sink.flush()  # keep what was finished: a rerun resumes after it
-        finally:
-            finish_run(store, run_id, status, f"{type(exc).__name__}: {exc}")
-        raise
-    progress.close()
     seconds = time.perf_counter() - t0
     finish_run(store, run_id, "succeeded")
     return ScoreReport(mv.name, mv.version, run_id, total, total - pending_all, writer.scored,

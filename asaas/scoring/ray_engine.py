@@ -54,7 +54,7 @@ from asaas.progress import Progress
 from asaas.scoring import selection as sel_mod
 from asaas.scoring.options import (DEFAULT_CHUNK, PAGE_ROWS, ScoreOptions, ScoreReport, Scored,
                                    effective_recipe)
-from asaas.scoring.runs import finish_run, start_run
+from asaas.scoring.runs import finish_run, recorded, start_run
 from asaas.scoring.scorers import load_scorer
 from asaas.store import Store
 
@@ -505,52 +505,43 @@ def score_ray(
         feeder: ShardFeeder | None = None
         received = 0
         startup_s = 0.0
-        try:
-            with _data_context(ray):
-                # A couple of shards per actor in flight keeps every actor busy while the
-                # driver reads the next page; more would only hold memory.
-                feeder = ShardFeeder(ray, store, sel, shard_rows, pending, shards,
-                                     depth=max(2, 2 * workers)).start()
-                ds = ray.data.from_items([{"shard": i} for i in range(shards)],
-                                         override_num_blocks=shards)
-                ds = ds.map_batches(_fetch_shards, fn_kwargs={"queue": feeder.queue},
-                                    batch_size=1, batch_format="pyarrow", num_cpus=0,
-                                    compute=ray.data.TaskPoolStrategy(size=1))
-                ds = ds.map_batches(
-                    ScoreActor,
-                    fn_constructor_args=(mv, actor_options,
-                                         [ray.put(packed)] if packed is not None else None),
-                    batch_size=shard_rows, batch_format="pyarrow", num_cpus=threads,
-                    num_gpus=g or None, compute=_actor_pool(ray, workers))
-                try:
-                    for table in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                        if not table.num_rows:
-                            continue
-                        ids, scored = _unbatch(table)
-                        if not received:
-                            startup_s = time.perf_counter() - t0
-                        buffered.add(ids, scored)
-                        received += len(ids)
-                        progress.update(len(ids))
-                        if on_chunk:
-                            on_chunk(len(ids))
-                except ray.exceptions.RayError as exc:
-                    raise _ray_error(exc) from None
-            if feeder.error is not None:
-                raise feeder.error
-            buffered.flush()
-        except BaseException as exc:
-            progress.close()
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        with recorded(store, run_id, progress, buffered.flush):
             try:
-                buffered.flush()  # keep what was finished: a rerun resumes after it
+                with _data_context(ray):
+                    # A couple of shards per actor in flight keeps every actor busy while the
+                    # driver reads the next page; more would only hold memory.
+                    feeder = ShardFeeder(ray, store, sel, shard_rows, pending, shards,
+                                         depth=max(2, 2 * workers)).start()
+                    ds = ray.data.from_items([{"shard": i} for i in range(shards)],
+                                             override_num_blocks=shards)
+                    ds = ds.map_batches(_fetch_shards, fn_kwargs={"queue": feeder.queue},
+                                        batch_size=1, batch_format="pyarrow", num_cpus=0,
+                                        compute=ray.data.TaskPoolStrategy(size=1))
+                    ds = ds.map_batches(
+                        ScoreActor,
+                        fn_constructor_args=(mv, actor_options,
+                                             [ray.put(packed)] if packed is not None else None),
+                        batch_size=shard_rows, batch_format="pyarrow", num_cpus=threads,
+                        num_gpus=g or None, compute=_actor_pool(ray, workers))
+                    try:
+                        for table in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+                            if not table.num_rows:
+                                continue
+                            ids, scored = _unbatch(table)
+                            if not received:
+                                startup_s = time.perf_counter() - t0
+                            buffered.add(ids, scored)
+                            received += len(ids)
+                            progress.update(len(ids))
+                            if on_chunk:
+                                on_chunk(len(ids))
+                    except ray.exceptions.RayError as exc:
+                        raise _ray_error(exc) from None
+                if feeder.error is not None:
+                    raise feeder.error
             finally:
                 if feeder is not None:
                     feeder.close()
-                finish_run(store, run_id, status, f"{type(exc).__name__}: {exc}")
-            raise
-        feeder.close()
-        progress.close()
     seconds = time.perf_counter() - t0
     finish_run(store, run_id, "succeeded")
     # Shards a retried fetch task lost (rare) are simply still pending: say so, not hide it.

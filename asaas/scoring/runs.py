@@ -7,14 +7,17 @@ run of the same version on the same host.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 
 from asaas.clock import pid_alive, utcnow
+from asaas.progress import Progress
 from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import scoring_runs
@@ -51,3 +54,24 @@ def finish_run(store: Store, run_id: int, status: str, error: str | None = None)
     with store.transaction() as conn:
         conn.execute(sa.update(scoring_runs).where(scoring_runs.c.id == run_id).values(
             status=status, finished_at=utcnow(), error=error[:2000] if error else None))
+
+
+@contextlib.contextmanager
+def recorded(store: Store, run_id: int, progress: Progress, flush: Callable[[], None]
+             ) -> Iterator[None]:
+    """How every engine ends a run: on success, flush the last predictions; on any exception,
+    still flush what was finished (a rerun resumes after it), mark the run ``interrupted``
+    (Ctrl-C) or ``failed`` with the error, and re-raise. The caller marks success itself, once
+    it has taken its timings."""
+    try:
+        yield
+        flush()
+    except BaseException as exc:
+        progress.close()
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        try:
+            flush()
+        finally:
+            finish_run(store, run_id, status, f"{type(exc).__name__}: {exc}")
+        raise
+    progress.close()
