@@ -187,7 +187,7 @@ def score(
     options.check()
     check_device(mv, options.device)  # refused even when nothing is pending
     sel_mod.check_selection(store, options)
-    sel = sel_mod.selection_for(mv, options)
+    sel = sel_mod.selection_for(store, mv, options)
     total, pending_all = sel_mod.count(store, sel)
     pending = min(pending_all, options.max_reviews or pending_all)
     if not pending:

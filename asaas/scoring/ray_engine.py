@@ -467,7 +467,7 @@ def score_ray(
     device = "cuda" if g > 0 else "cpu"
     threads = options.threads or 1
     sel_mod.check_selection(store, options)
-    sel = sel_mod.selection_for(mv, options)
+    sel = sel_mod.selection_for(store, mv, options)
     total, pending_all = sel_mod.count(store, sel)
     pending = min(pending_all, options.max_reviews or pending_all)
     if not pending:

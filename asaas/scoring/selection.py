@@ -16,7 +16,7 @@ Two ways to hand work out:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,17 +31,27 @@ _PENDING = ("NOT EXISTS (SELECT 1 FROM predictions p "
             "            WHERE p.review_id = s.id AND p.model_version_id = :mv) "
             "AND NOT EXISTS (SELECT 1 FROM prediction_failures f "
             "                WHERE f.review_id = s.id AND f.model_version_id = :mv)")
+# Row comparisons, which PostgreSQL turns into index bounds (an OR of the parts it cannot).
+_AFTER = "(s.content_hash, s.id) > (:{p}_hash, :{p}_id)"
+_UPTO = "(s.content_hash, s.id) <= (:{p}_hash, :{p}_id)"
 
 
 @dataclass(frozen=True)
 class Selection:
-    """The reviews one model version is asked to score."""
+    """The reviews one model version is asked to score.
+
+    ``--limit N`` (the first N reviews in content-hash order) is kept as ``upto``, the
+    (content_hash, id) of the N-th review, found once per run: the selection is then a plain
+    range of the order, which the database walks along an index instead of sorting everything
+    for every page (PostgreSQL: ``ix_reviews_dataset_hash_order``).
+    """
 
     model_version_id: int
     dataset: str
     splits: list[str] | None
     languages: list[str] | None  # None: every language
     limit: int | None
+    upto: tuple[str, int] | None = None
 
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"dataset": self.dataset, "mv": self.model_version_id}
@@ -49,34 +59,44 @@ class Selection:
             params["splits"] = list(self.splits)
         if self.languages:
             params["languages"] = list(self.languages)
-        if self.limit is not None:
-            params["limit"] = int(self.limit)
+        if self.upto is not None:
+            params.update(upto_hash=self.upto[0], upto_id=self.upto[1])
         return params
 
-    def sql(self, columns: str = "r.id, r.text, r.content_hash") -> str:
-        """The selection in content-hash order (``--limit`` keeps its first N)."""
-        where = ["r.dataset = :dataset"]
+    def where(self, *, bounded: bool = True) -> str:
+        """The selection's conditions on ``reviews s`` (``bounded``: with the --limit bound)."""
+        where = ["s.dataset = :dataset"]
         if self.splits:
-            where.append("r.split IN :splits")
+            where.append("s.split IN :splits")
         if self.languages:
             # Reviews with no language recorded (single-language corpora) are always in.
-            where.append("(r.language IS NULL OR r.language IN :languages)")
-        limit = " ORDER BY r.content_hash, r.id LIMIT :limit" if self.limit is not None else ""
-        return f"SELECT {columns} FROM reviews r WHERE {' AND '.join(where)}{limit}"
+            where.append("(s.language IS NULL OR s.language IN :languages)")
+        if bounded and self.upto is not None:
+            where.append(_UPTO.format(p="upto"))
+        return " AND ".join(where)
 
     def describe(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "splits": self.splits, "languages": self.languages,
                 "limit": self.limit}
 
 
-def selection_for(mv: ModelVersion, options: ScoreOptions) -> Selection:
+def selection_for(store: Store, mv: ModelVersion, options: ScoreOptions) -> Selection:
     """The selection for ``options``; languages default to those the version was trained on."""
     if options.languages:
         languages = None if [x.lower() for x in options.languages] == ["all"] else [
             x.lower() for x in options.languages]
     else:
         languages = list(mv.languages or DEFAULT_LANGUAGES)
-    return Selection(mv.id, options.dataset, options.splits, languages, options.limit)
+    sel = Selection(mv.id, options.dataset, options.splits, languages, options.limit)
+    if sel.limit is None:
+        return sel
+    params = {**sel.params(), "offset": sel.limit - 1}
+    query = text_query(f"SELECT s.content_hash, s.id FROM reviews s WHERE {sel.where()} "
+                       "ORDER BY s.content_hash, s.id LIMIT 1 OFFSET :offset", params)
+    with store.transaction() as conn:
+        row = conn.execute(query, params).first()
+    # Fewer reviews than --limit: the selection is all of them.
+    return replace(sel, upto=(row[0], int(row[1]))) if row is not None else sel
 
 
 def check_selection(store: Store, options: ScoreOptions) -> None:
@@ -101,7 +121,7 @@ def count(store: Store, sel: Selection) -> tuple[int, int]:
     params = sel.params()
     query = text_query(
         f"SELECT count(*), COALESCE(SUM(CASE WHEN {_PENDING} THEN 1 ELSE 0 END), 0) "
-        f"FROM ({sel.sql()}) s", params)
+        f"FROM reviews s WHERE {sel.where()}", params)
     with store.transaction() as conn:
         total, pending = conn.execute(query, params).one()
     return int(total or 0), int(pending or 0)
@@ -109,20 +129,17 @@ def count(store: Store, sel: Selection) -> tuple[int, int]:
 
 def _page_query(sel: Selection, after: tuple[str, int] | None, size: int,
                 lock: bool) -> tuple[sa.TextClause, dict[str, Any]]:
+    """Pending reviews of ``sel`` after ``after`` in content-hash order, ``size`` at most;
+    ``lock``: row-locked for this transaction, skipping rows other transactions hold."""
     params = {**sel.params(), "page": size}
-    keyset = ""
+    where = [sel.where(), _PENDING]
     if after is not None:
-        keyset = " AND (s.content_hash > :after_hash OR (s.content_hash = :after_hash " \
-                 "AND s.id > :after_id))"
+        where.append(_AFTER.format(p="after"))
         params.update(after_hash=after[0], after_id=after[1])
-    if lock:
-        # Lock the reviews rows themselves: SKIP LOCKED then hands each row to one process.
-        sql = (f"SELECT s.id, s.text, s.content_hash FROM reviews s "
-               f"WHERE s.id IN ({sel.sql('r.id')}) AND {_PENDING}{keyset} "
-               "ORDER BY s.content_hash, s.id LIMIT :page FOR NO KEY UPDATE OF s SKIP LOCKED")
-    else:
-        sql = (f"SELECT s.id, s.text, s.content_hash FROM ({sel.sql()}) s "
-               f"WHERE {_PENDING}{keyset} ORDER BY s.content_hash, s.id LIMIT :page")
+    # Lock the reviews rows themselves: SKIP LOCKED then hands each row to one process.
+    locking = " FOR NO KEY UPDATE OF s SKIP LOCKED" if lock else ""
+    sql = (f"SELECT s.id, s.text, s.content_hash FROM reviews s WHERE {' AND '.join(where)} "
+           f"ORDER BY s.content_hash, s.id LIMIT :page{locking}")
     return text_query(sql, params), params
 
 
@@ -156,7 +173,7 @@ def select_pending(store: Store, mv: ModelVersion, options: ScoreOptions
 
     For tests and benchmarks: ``asaas score`` itself streams pages and never holds them all.
     """
-    sel = selection_for(mv, options)
+    sel = selection_for(store, mv, options)
     total, _ = count(store, sel)
     ids: list[int] = []
     texts: list[str] = []

@@ -101,6 +101,10 @@ reviews = sa.Table(
 )
 sa.Index("ix_reviews_dataset_split", reviews.c.dataset, reviews.c.split)
 sa.Index("ix_reviews_product_time", reviews.c.product_id, reviews.c.reviewed_at)
+# Added in 0004, on PostgreSQL only (DuckDB does not scan indexes in order; see the migration):
+# scoring hands reviews out in this order.
+sa.Index("ix_reviews_dataset_hash_order", reviews.c.dataset, reviews.c.content_hash,
+         reviews.c.id, info={"postgresql_only": True})
 
 models = sa.Table(
     "models",
