@@ -54,6 +54,37 @@ def _env_int(name: str, default: int, example: str) -> int:
 DEFAULT_DUCKDB_STORAGE = "v1.4.0"
 
 
+#: Memory DuckDB may use in an asaas process before it spills to disk. DuckDB's own default is 80%
+#: of the machine's memory, which it fills with cached table blocks as the database grows: the
+#: process then grows with the corpus although asaas streams it.
+DEFAULT_DUCKDB_MEMORY = "1GB"
+
+
+def duckdb_memory_limit() -> str | None:
+    """``ASAAS_DUCKDB_MEMORY``: DuckDB's memory_limit for asaas' connections (e.g. 512MB, 4GB),
+    or ``default`` for DuckDB's own (80% of the machine's memory)."""
+    import re
+
+    raw = (os.environ.get("ASAAS_DUCKDB_MEMORY") or DEFAULT_DUCKDB_MEMORY).strip()
+    if raw.lower() == "default":
+        return None
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw, re.IGNORECASE):
+        from asaas.errors import ConfigError
+
+        raise ConfigError(f"ASAAS_DUCKDB_MEMORY={raw!r} is not a memory size; use e.g. 512MB, "
+                          "4GB, or default")
+    return raw
+
+
+def duckdb_config() -> dict[str, str]:
+    """Settings of every DuckDB connection asaas opens (storage format, memory limit)."""
+    config = {"storage_compatibility_version": duckdb_storage_version()}
+    memory = duckdb_memory_limit()
+    if memory:
+        config["memory_limit"] = memory
+    return config
+
+
 def duckdb_storage_version() -> str:
     """``ASAAS_DUCKDB_STORAGE``: the storage format new DuckDB files are written in ("latest" for
     DuckDB's newest, which older clients cannot open). Existing files keep theirs."""

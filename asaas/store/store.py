@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from asaas.errors import ConfigError, DatabaseBusyError, DatabaseError, SchemaError
 from asaas.store import migrate
 from asaas.store.schema import metadata
+from asaas.settings import duckdb_config
 from asaas.store.urls import duckdb_file_path, normalize_url, redact
 
 
@@ -88,11 +89,8 @@ class Store:
                 # DuckDB draws its own progress bar on long statements; asaas reports progress
                 # itself, and cron logs must stay clean. New files are written in a storage
                 # format that DuckDB 1.x clients read too (settings.duckdb_storage_version).
-                from asaas.settings import duckdb_storage_version
-
-                config = {"storage_compatibility_version": duckdb_storage_version()}
                 self.engine = sa.create_engine(self.url, poolclass=pool,
-                                               connect_args={"config": config})
+                                               connect_args={"config": duckdb_config()})
                 sa.event.listen(self.engine, "connect", _quiet_duckdb)
             else:
                 self.engine = sa.create_engine(self.url, pool_pre_ping=True)
@@ -190,7 +188,8 @@ class Store:
                                     "--db with a database file or URL")
             self._ro_engine = sa.create_engine(
                 self.url, poolclass=NullPool,
-                connect_args={"read_only": True, "config": dict(DUCKDB_SANDBOX)})
+                connect_args={"read_only": True, "config": {**DUCKDB_SANDBOX,
+                                                             **duckdb_config()}})
             sa.event.listen(self._ro_engine, "connect", _sandbox_duckdb)
         elif self.dialect == "postgresql":
             # A fresh session per transaction (NullPool): nothing a statement sets outlives it.
