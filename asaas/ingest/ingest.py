@@ -225,6 +225,10 @@ def _undo_run(store: Store, run_id: int, started: datetime, status: str, error: 
 
 
 def _delete_run_rows(conn: sa.Connection, run_id: int, started: datetime) -> None:
+    # A scorer may have reached reviews of committed chunks meanwhile: theirs go first.
+    for table in ("predictions", "prediction_failures"):
+        conn.execute(sa.text(f"DELETE FROM {table} WHERE review_id IN "
+                             "(SELECT id FROM reviews WHERE ingest_run_id = :r)"), {"r": run_id})
     conn.execute(sa.text("DELETE FROM reviews WHERE ingest_run_id = :r"), {"r": run_id})
     # Products first created by the run and now without reviews go too.
     conn.execute(sa.text(

@@ -360,31 +360,48 @@ def _is_psycopg3(conn: sa.Connection) -> bool:
 def _copy_into_postgres(conn: sa.Connection, table: str, data: pa.Table,
                         on_conflict_do_nothing: bool) -> int:
     """Stream the rows in with COPY ... FROM STDIN, PostgreSQL's bulk-load path (psycopg 3
-    converts each row in C). COPY has no ON CONFLICT, so rows that may collide go through a
-    session-local staging table first."""
+    converts each row in C). COPY has no ON CONFLICT: where keys may already exist the rows are
+    first copied straight in under a savepoint (the usual case: a claimed chunk cannot collide),
+    and only if that meets an existing key do they go through a staging table and
+    ``INSERT ... ON CONFLICT DO NOTHING`` (half the speed)."""
+    import psycopg
+
     raw = conn.connection.driver_connection
     cols = ", ".join(f'"{c}"' for c in data.column_names)
+
+    def copy(cur: Any, target: str) -> None:
+        # Arrow writes the CSV in C (an unquoted empty field is NULL to PostgreSQL); building
+        # the rows in Python was half of the time.
+        import pyarrow.csv as pacsv
+
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        with cur.copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT csv)") as stream:
+            for batch in data.to_batches(FALLBACK_BATCH_ROWS * 4):
+                buffer = pa.BufferOutputStream()
+                pacsv.write_csv(pa.Table.from_batches([batch]), buffer, options)
+                stream.write(buffer.getvalue().to_pybytes())
+
     with raw.cursor() as cur:
-        target = f'"{table}"'
-        if on_conflict_do_nothing:
-            # Same column types as the target, without its defaults (no sequence draws); one
-            # staging table per table and column list, kept for the session, emptied per use.
-            stage = f'"_asaas_stage_{table}_{zlib.crc32(cols.encode()):08x}"'
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS "
-                        f"SELECT {cols} FROM {target} WITH NO DATA")
-            cur.execute(f"TRUNCATE {stage}")
-            target = stage
-        with cur.copy(f"COPY {target} ({cols}) FROM STDIN") as copy:
-            for batch in data.to_batches(FALLBACK_BATCH_ROWS):
-                columns = [c.to_pylist() for c in batch.columns]
-                for row in zip(*columns):
-                    copy.write_row(row)
         if not on_conflict_do_nothing:
+            copy(cur, f'"{table}"')
             return data.num_rows
-        cur.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM {target} '
+        try:
+            with raw.transaction():  # a savepoint inside the caller's transaction
+                copy(cur, f'"{table}"')
+            return data.num_rows
+        except psycopg.errors.UniqueViolation:
+            pass  # rolled back to the savepoint: some keys exist, skip those rows instead
+        # Same column types as the target, without its defaults (no sequence draws); one
+        # staging table per table and column list, kept for the session, emptied per use.
+        stage = f'"_asaas_stage_{table}_{zlib.crc32(cols.encode()):08x}"'
+        cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM "{table}" '
+                    "WITH NO DATA")
+        cur.execute(f"TRUNCATE {stage}")
+        copy(cur, stage)
+        cur.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM {stage} '
                     "ON CONFLICT DO NOTHING")
         inserted = cur.rowcount
-        cur.execute(f"TRUNCATE {target}")
+        cur.execute(f"TRUNCATE {stage}")
         return inserted
 
 
