@@ -232,3 +232,39 @@ def test_skip_existing_does_not_retrain_the_same_recipe(invoke, db_path, learnab
     assert "registered finetuned v1" in _ok(invoke(*args))
     assert "already trained: finetuned v1" in _ok(invoke(*args))
     assert "registered finetuned v2" in _ok(invoke(*args, "--lr", "1e-4"))
+
+
+def test_balanced_class_weight_weighs_the_loss(db_path, tmp_path, trainable_bert, monkeypatch):
+    """--class-weight balanced: each class weighs n / (2 n_c) in the loss; without it, no
+    weights (HF's own loss), and the option is recorded with the version."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from asaas.ingest import ingest
+    from asaas.store import open_store
+    from tests.conftest import learnable_reviews
+
+    rows = learnable_reviews(40, 5, "train")
+    labels = [1] * 36 + [0] * 4  # 90% positive
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"id": [r[0] for r in rows], "text": [r[1] for r in rows],
+                             "label": labels}), path)
+    store = open_store(str(db_path))
+    ingest(store, str(path))
+    seen: list = []
+    real = torch.nn.functional.cross_entropy
+
+    def spy(logits, target, weight=None, **kw):
+        seen.append(None if weight is None else weight.tolist())
+        return real(logits, target, weight=weight, **kw)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
+    mv = finetune(store, tmp_path / "home", _opts(trainable_bert, class_weight="balanced",
+                                                  name="balanced"))
+    assert seen and all(w == pytest.approx([40 / 8, 40 / 72]) for w in seen)
+    assert mv.params["class_weight"] == "balanced"
+    seen.clear()
+    finetune(store, tmp_path / "home", _opts(trainable_bert, name="plain"))
+    assert seen and all(w is None for w in seen)
+    with pytest.raises(Exception, match="balanced"):
+        finetune(store, tmp_path / "home", _opts(trainable_bert, class_weight="heavy"))

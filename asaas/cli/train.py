@@ -77,6 +77,10 @@ _baseline_command("tfidf-lr", "Strong cheap baseline: NB-scaled word+bigram TF-I
 @click.option("--epochs", type=int, default=1, show_default=True, help="Passes over the data.")
 @click.option("--batch-size", type=int, default=16, show_default=True, help="Reviews per step.")
 @click.option("--lr", type=float, default=2e-5, show_default=True, help="Peak learning rate.")
+@click.option("--class-weight", "ft_class_weight", type=click.Choice(["none", "balanced"]),
+              default="none", show_default=True,
+              help="balanced weighs each class in the loss inversely to its frequency (e.g. "
+              "Steam reviews, 94% positive).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Where to train.")
@@ -94,7 +98,7 @@ def train_finetuned(base: str, name: str, train_dataset: str, limit: int | None,
                     max_length: int, truncation: str, epochs: int, batch_size: int, lr: float,
                     seed: int, device: str, threads: int | None, checkpoint_minutes: float,
                     resume: bool, quiet: bool, languages: tuple[str, ...], skip_existing: bool,
-                    db_url: str | None) -> None:
+                    db_url: str | None, ft_class_weight: str = "none") -> None:
     """Fine-tune a pretrained transformer encoder as a sentiment classifier."""
     from asaas.training.finetune import FinetuneOptions, finetune
 
@@ -104,7 +108,8 @@ def train_finetuned(base: str, name: str, train_dataset: str, limit: int | None,
                            batch_size=batch_size, lr=lr, seed=seed, device=device,
                            threads=threads, checkpoint_minutes=checkpoint_minutes,
                            resume=resume, skip_existing=skip_existing, progress=not quiet,
-                           languages=split_list(languages))
+                           languages=split_list(languages),
+                           class_weight=None if ft_class_weight == "none" else ft_class_weight)
     started = utcnow()
     mv = finetune(store, model_home(store), opts)
     if mv.created_at < started:
