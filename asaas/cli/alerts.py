@@ -29,8 +29,8 @@ _RULE_OPTIONS = (
 
 
 def rule_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The alert rule's numbers as options (defaults: asaas.timeline.alerts.AlertRule)."""
-    from asaas.timeline.alerts import AlertRule
+    """The alert rule's numbers as options (defaults: asaas.timeline.rules.AlertRule)."""
+    from asaas.timeline.rules import AlertRule
 
     defaults = AlertRule()
     for flag, name, kind, text in reversed(_RULE_OPTIONS):
