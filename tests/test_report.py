@@ -94,6 +94,29 @@ def test_disagreements(invoke, two_models, tiny_bert, db_path):
     # A version that does not exist is the same error `score --version` gives, not "none".
     assert "no version 7" in _err(invoke("disagreements", "tfidf-lr:7", "bow-rf"))
 
+    # Snippets are readable lines: IMDB's <br /> tags become spaces.
+    import duckdb
+
+    con = duckdb.connect(str(db_path))
+    con.execute("UPDATE reviews SET text = 'first<br /><br />second<br />third ' || text")
+    con.close()
+    rows = _json(invoke("disagreements", "tfidf-lr", "tiny", "--format", "json"))
+    assert rows and all(r["snippet"].startswith("first second third ") for r in rows)
+    assert not any("<br" in r["snippet"] for r in rows)
+
+
+def test_numbers_and_nested_json_are_readable(invoke, two_models):
+    from asaas.report import format_cell
+
+    # Tiny values (p-values) keep their magnitude instead of printing as 0.0000.
+    assert [format_cell(v) for v in (3.2e-07, 0.0, 0.25, -2e-05)] == [
+        "3.2e-07", "0.0000", "0.2500", "-2.0e-05"]
+    out = _ok(invoke("sql", "SELECT 3.2e-7::DOUBLE AS p_value, 0.25::DOUBLE AS share"))
+    assert "3.2e-07" in out and "0.0000" not in out
+    # JSON held in text columns is nested in JSON output, not a string of JSON.
+    rows = json.loads(_ok(invoke("sql", "SELECT params FROM model_versions", "--format", "json")))
+    assert rows and all(isinstance(r["params"], dict) for r in rows)
+
 
 def test_sql_is_read_only(invoke, two_models):
     out = _ok(invoke("sql", "SELECT count(*) AS n FROM predictions", "--format", "csv"))
