@@ -32,6 +32,7 @@ class Progress:
         self.done = 0
         self.start = time.perf_counter()
         self._last_log = self.start
+        self._logged_done = -1  # items done at the last log line, so close() never repeats it
 
     def line(self) -> str:
         elapsed = time.perf_counter() - self.start
@@ -51,6 +52,7 @@ class Progress:
             self.stream.flush()
         elif now - self._last_log >= self.log_every_s:
             self._last_log = now
+            self._logged_done = self.done
             self.stream.write(self._stamped())
             self.stream.flush()
 
@@ -65,6 +67,6 @@ class Progress:
             return
         if self.live:
             self.stream.write("\r" + self.line() + "\x1b[K\n")
-        elif self.done:
+        elif self.done and self.done != self._logged_done:
             self.stream.write(self._stamped())
         self.stream.flush()
