@@ -398,3 +398,30 @@ def test_language_filter_defaults_to_the_versions_languages(invoke, db_url, tmp_
     assert scored == {"e1", "e2", "n1"}
     assert "scored 1 reviews" in _ok(invoke("score", "--model", "tiny", "--language", "all",
                                             "--quiet"))
+
+
+@pytest.mark.parametrize("limit", [None, 45])
+def test_pages_walk_the_order_in_windows(invoke, db_url, review_file, tiny_bert, monkeypatch,
+                                         limit):
+    """Pending reviews come out in content-hash order, each once, whatever the window sizes:
+    tiny windows here, so a run crosses many of them, skips (and widens past) windows whose
+    reviews are all scored, and stops at the --limit bound."""
+    from asaas.models.registry import get_version
+    from asaas.scoring import selection as sel_mod
+
+    _ok(invoke("ingest", "--source", str(review_file(60))))
+    _ok(invoke("models", "register", "a", "--hf", str(tiny_bert)))
+    _ok(invoke("score", "--model", "a", "--limit", "20", "--quiet"))  # the first 20 in order
+    monkeypatch.setattr(sel_mod, "WINDOW_ROWS", 3)
+    monkeypatch.setattr(sel_mod, "WINDOW_MAX", 8)
+    store = open_store(db_url)
+    mv = get_version(store, "a")
+    sel = sel_mod.selection_for(store, mv, ScoreOptions(limit=limit, progress=False))
+    pages = list(sel_mod.iter_pages(store, sel, 4))
+    got = [i for ids, _ in pages for i in ids]
+    expected = [r[0] for r in _q(db_url, "SELECT id FROM reviews ORDER BY content_hash, id")]
+    expected = expected[20:limit]
+    assert got == expected and len(got) == (limit or 60) - 20
+    assert all(len(ids) <= 4 for ids, _ in pages)
+    texts = dict(_q(db_url, "SELECT id, text FROM reviews"))
+    assert all(t == texts[i] for ids, ts in pages for i, t in zip(ids, ts))
