@@ -404,16 +404,15 @@ def test_language_filter_defaults_to_the_versions_languages(invoke, db_url, tmp_
 def test_pages_walk_the_order_in_windows(invoke, db_url, review_file, tiny_bert, monkeypatch,
                                          limit):
     """Pending reviews come out in content-hash order, each once, whatever the window sizes:
-    tiny windows here, so a run crosses many of them, skips (and widens past) windows whose
-    reviews are all scored, and stops at the --limit bound."""
+    tiny windows here, so a run crosses many of them (some empty), skips (and widens past)
+    windows whose reviews are all scored, and stops at the --limit bound."""
     from asaas.models.registry import get_version
     from asaas.scoring import selection as sel_mod
 
     _ok(invoke("ingest", "--source", str(review_file(60))))
     _ok(invoke("models", "register", "a", "--hf", str(tiny_bert)))
     _ok(invoke("score", "--model", "a", "--limit", "20", "--quiet"))  # the first 20 in order
-    monkeypatch.setattr(sel_mod, "WINDOW_ROWS", 3)
-    monkeypatch.setattr(sel_mod, "WINDOW_MAX", 8)
+    monkeypatch.setattr(sel_mod, "WINDOW_ROWS", 3)  # about 20 windows of hash values
     store = open_store(db_url)
     mv = get_version(store, "a")
     sel = sel_mod.selection_for(store, mv, ScoreOptions(limit=limit, progress=False))

@@ -149,11 +149,15 @@ def _page_query(sel: Selection, after: tuple[str, int] | None, size: int,
     return text_query(sql, params), params
 
 
-#: DuckDB walks the order in windows of this many review ids at first (about 5 MB); a window
-#: with nothing pending doubles the next one, up to WINDOW_MAX, so a run that finds most of the
-#: selection already scored skips through it in a few queries.
+#: DuckDB walks the order in windows of about this many reviews (their ids: about 5 MB). A
+#: window is a range of content-hash values sized from the selection's count, not an ORDER BY
+#: ... LIMIT: DuckDB sorts the whole selection for a LIMIT above 0.7% of it (a 5M-review run
+#: then peaked at 1.36 GB, and ran out of memory at a 256 MB limit), while a range sorts only
+#: its own rows. A window with nothing pending widens the next one, up to 8 times.
 WINDOW_ROWS = 131_072
-WINDOW_MAX = 1_048_576
+#: Window bounds are the first 15 hex digits of the SHA-256 content hashes that ingest stores.
+_HASH_DIGITS = 15
+_HASH_SPAN = 16 ** _HASH_DIGITS
 
 
 def iter_pages(store: Store, sel: Selection, page_rows: int
@@ -183,38 +187,44 @@ def _iter_windows(store: Store, sel: Selection, page_rows: int
     reviews after the last key, sorted, first N) scanned the selection and hashed every
     prediction of the version for every page: each page cost grew with the corpus, a 5,000,000
     review run slowed to a third of the 1,000,000 review rate, and the hash tables grew with
-    it. Here no query holds more than a window: the next window of review ids in order (a
-    scan of two columns and a top-N), the ones of those already scored or failed
-    (filtered by the window's ids inside the scan), then the texts of the rest by id, a page at
-    a time."""
-    params = sel.params()
-    after: tuple[str, int] | None = None
-    window = WINDOW_ROWS
-    while True:
-        where = [sel.where(duckdb=True)]
-        query_params = dict(params, window=window)
-        if after is not None:
-            where.append(_AFTER.format(p="after").replace(":", "$"))
-            query_params.update(after_hash=after[0], after_id=after[1])
+    it. Here no query holds more than a window: the review ids of the next range of content
+    hashes in order (a scan of two columns, a sort of the window's rows), the ones of those
+    already scored or failed (filtered by the window's ids inside the scan), then the texts of
+    the rest by id, a page at a time."""
+    import math
+
+    params = {k: v for k, v in sel.params().items() if k != "mv"}
+    where = sel.where(duckdb=True)
+    with store.transaction() as conn:
+        total = conn.connection.driver_connection.execute(
+            f"SELECT count(*) FROM reviews s WHERE {where}", params).fetchone()[0]
+    # The hash range the selection covers (--limit: up to its last review's hash).
+    end = _HASH_SPAN
+    if sel.upto is not None:
+        try:
+            end = int(sel.upto[0][:_HASH_DIGITS], 16) + 1
+        except ValueError:
+            pass  # not a hex digest: one window to the bound
+    base = max(1, math.ceil(end * WINDOW_ROWS / max(total, 1)))
+    step, low = base, 0
+    while low < _HASH_SPAN:
+        high = low + step if low + step < end else _HASH_SPAN  # the last window is open
+        bounds = ([f"s.content_hash >= '{low:0{_HASH_DIGITS}x}'"] if low else []) + (
+            [f"s.content_hash < '{high:0{_HASH_DIGITS}x}'"] if high < _HASH_SPAN else [])
+        sql = (f"SELECT s.id FROM reviews s WHERE {' AND '.join([where, *bounds])} "
+               "ORDER BY s.content_hash, s.id")
         with store.transaction() as conn:
             raw = conn.connection.driver_connection
             # Straight from DuckDB as an array: a million rows through SQLAlchemy's row
             # objects cost more than the query.
-            sql = (f"SELECT s.id FROM reviews s WHERE {' AND '.join(where)} "
-                   "ORDER BY s.content_hash, s.id LIMIT $window")
-            used = set(re.findall(r"\$(\w+)", sql))  # DuckDB refuses unused parameters
-            ids = raw.execute(sql, {k: v for k, v in query_params.items() if k in used}
-                              ).fetchnumpy()["id"].tolist()
-            if not ids:
-                return
-            last_hash = raw.execute("SELECT content_hash FROM reviews WHERE id = ?",
-                                    [ids[-1]]).fetchone()[0]
+            ids = raw.execute(sql, params).fetchnumpy()["id"].tolist()
             done = {int(r[0]) for r in raw.execute(
                 "SELECT review_id FROM predictions WHERE model_version_id = ? "
                 "AND review_id = ANY(?::BIGINT[]) "
                 "UNION ALL SELECT review_id FROM prediction_failures "
                 "WHERE model_version_id = ? AND review_id = ANY(?::BIGINT[])",
-                [sel.model_version_id, ids, sel.model_version_id, ids]).fetchall()}
+                [sel.model_version_id, ids, sel.model_version_id, ids]).fetchall()} if ids \
+                else set()
         pending = [i for i in ids if i not in done]
         for start in range(0, len(pending), page_rows):
             page = pending[start:start + page_rows]
@@ -226,10 +236,8 @@ def _iter_windows(store: Store, sel: Selection, page_rows: int
             page = [i for i in page if i in texts]  # a review deleted meanwhile is skipped
             if page:
                 yield page, [texts[i] for i in page]
-        if len(ids) < window:
-            return
-        after = (last_hash, ids[-1])
-        window = WINDOW_ROWS if pending else min(window * 2, WINDOW_MAX)
+        low = high
+        step = base if pending else min(step * 2, base * 8)
 
 
 def claim_chunk(conn: sa.Connection, sel: Selection, size: int,
