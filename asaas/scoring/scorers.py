@@ -249,10 +249,4 @@ def load_scorer(mv: ModelVersion, options: ScoreOptions) -> Scorer:
     raise AsaasError(f"{mv.label} has unknown kind {mv.kind!r}")
 
 
-def score_texts(scorer: Scorer, texts: Sequence[str]) -> Scored:
-    """Prepare and run in one call (what a Ray actor does with each batch)."""
-    return scorer.run(scorer.prepare(texts))
-
-
-
 Scorer = Union["SklearnScorer", "HFScorer"]
