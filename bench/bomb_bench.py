@@ -41,8 +41,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from asaas.timeline.alerts import AlertRule, detect_frame  # noqa: E402
-from asaas.timeline.events import Product  # noqa: E402
+from asaas.timeline.alerts import detect_frame  # noqa: E402
+from asaas.timeline.rules import AlertRule  # noqa: E402
+from asaas.timeline.products import Product  # noqa: E402
 
 STEAM = ROOT.parent / "shared" / "data" / "steam"
 GAMES = STEAM / "woctezuma_steam_reviews_80games_2010-2018.parquet"

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from asaas.timeline import alerts as al
-from asaas.timeline.events import Product
+from asaas.timeline.products import Product
 from events_alerts_data import Review, daily_series, write_predictions, write_reviews
 from helpers import err, ok, q
 

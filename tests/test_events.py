@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from asaas.timeline import events as ev
+from asaas.timeline.products import ProductNotFoundError, find_product
 from events_alerts_data import Review, write_reviews
 from helpers import err, ok, q
 
@@ -28,26 +29,26 @@ def store(db_path):
 
 
 def test_products_by_external_id_name_and_unique_part(store):
-    assert ev.resolve_product(store, "100").name == "Pit People"
-    assert ev.resolve_product(store, "distance").external_id == "300"  # any case
-    assert ev.resolve_product(store, "stop").external_id == "200"  # unique part of a name
+    assert find_product(store, "100").name == "Pit People"
+    assert find_product(store, "distance").external_id == "300"  # any case
+    assert find_product(store, "stop").external_id == "200"  # unique part of a name
 
 
 def test_ambiguous_unknown_and_empty_products_are_one_line_errors(store, db_path):
-    with pytest.raises(ev.ProductNotFoundError,
+    with pytest.raises(ProductNotFoundError,
                        match="'pit' matches 2 products: Pit People .100.; Pit Stop"):
-        ev.resolve_product(store, "pit")
-    with pytest.raises(ev.ProductNotFoundError, match="unknown product 'nope'"):
-        ev.resolve_product(store, "nope")
-    with pytest.raises(ev.ProductNotFoundError, match="empty product"):
-        ev.resolve_product(store, " ")
+        find_product(store, "pit")
+    with pytest.raises(ProductNotFoundError, match="unknown product 'nope'"):
+        find_product(store, "nope")
+    with pytest.raises(ProductNotFoundError, match="empty product"):
+        find_product(store, " ")
 
 
 def test_no_products_at_all(db_path):
     from asaas.store import open_store
 
-    with pytest.raises(ev.ProductNotFoundError, match="no products yet"):
-        ev.resolve_product(open_store(str(db_path)), "100")
+    with pytest.raises(ProductNotFoundError, match="no products yet"):
+        find_product(open_store(str(db_path)), "100")
 
 
 # -- add -----------------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ def test_add_event_and_refuse_the_same_one_twice(store, db_path):
     (("300", "2020-01-02", "patch", "x" * 501), "keep it under 500"),
 ])
 def test_add_bad_input(store, db_path, args, message):
-    with pytest.raises((ev.EventError, ev.ProductNotFoundError), match=message):
+    with pytest.raises((ev.EventError, ProductNotFoundError), match=message):
         ev.add_event(store, *args)
     assert q(db_path, "SELECT count(*) FROM events") == [(0,)]
 

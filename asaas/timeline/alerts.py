@@ -64,10 +64,8 @@ from asaas.report import Table
 from asaas.store import Store
 from asaas.store.sql import text_query
 from asaas.timeline.effects import SeriesSource, daily_counts, fill_days, resolve_source
-from asaas.timeline.events import Product, products_by_id, resolve_product
-from asaas.timeline.rules import KINDS, AlertError, AlertRule
-
-__all__ = ["KINDS", "AlertError", "AlertRule"]  # re-exported: callers import them from here
+from asaas.timeline.products import Product, find_product, products_by_id
+from asaas.timeline.rules import AlertError, AlertRule
 
 _MAD_SCALE = 1.4826  # MAD of a normal sample times this estimates its standard deviation
 _CHI2_1_999 = 10.828  # 99.9% quantile of a chi-square with 1 degree of freedom
@@ -418,7 +416,7 @@ def detect(store: Store, product_id: int | None = None, *, product: str | None =
     rule = (rule or AlertRule()).check()
     src: SeriesSource = resolve_source(store, source)
     if product is not None:
-        product_id = resolve_product(store, product).id
+        product_id = find_product(store, product).id
     counts = daily_counts(store, src, dataset=dataset)
     found = detect_frame(counts, products_by_id(store), rule, source=src.label,
                          product_ids=None if product_id is None else [product_id])
@@ -476,7 +474,7 @@ def find_alert(store: Store, alert_id: str, *, source: str | None = None,
         raise AlertError(f"bad alert id {alert_id!r}; use KIND:PRODUCT:YYYY-MM-DD as "
                          "`asaas alerts` prints it, e.g. negative:433950:2017-09-12")
     kind, ref, day = match.group(1), match.group(2), date.fromisoformat(match.group(3))
-    prod = resolve_product(store, ref)
+    prod = find_product(store, ref)
     rule = rule or AlertRule()
     found = detect(store, prod.id, source=source, dataset=dataset,
                    rule=replace(rule, kinds=tuple(dict.fromkeys((*rule.kinds, kind)))))

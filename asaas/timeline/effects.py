@@ -45,7 +45,8 @@ from asaas.errors import AsaasError
 from asaas.report import Table
 from asaas.store import Store
 from asaas.store.sql import text_query
-from asaas.timeline.events import Event, list_events, resolve_product
+from asaas.timeline.events import Event, list_events
+from asaas.timeline.products import find_product
 
 #: Fewer non-empty periods than this on either side of an event: no segmented regression.
 MIN_PERIODS = 4
@@ -306,7 +307,7 @@ def event_effects(store: Store, product: str | None = None, *, source: str | Non
     _check_options(window_days, its_days, freq)  # bad options fail before any query
     src = resolve_source(store, source)
     if events is None:
-        pid = resolve_product(store, product).id if product is not None else None
+        pid = find_product(store, product).id if product is not None else None
         events = list_events(store, pid, kinds=kinds)
     if not events:
         return []

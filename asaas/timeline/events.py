@@ -21,8 +21,8 @@ Events come from three places, recorded in ``events.source``:
   new reviews arrive gets its derived event replaced, not a second one. Manual and imported
   events are never touched by ``derive``.
 
-Products are named by their external id (a Steam app id) or by their name; see
-``resolve_product``.
+Products are named by their external id (a Steam app id) or by their name, as in every command
+(asaas/timeline/products.py).
 """
 
 from __future__ import annotations
@@ -47,10 +47,7 @@ from asaas.store.ids import next_id
 from asaas.store.schema import events as events_table_def
 from asaas.store.schema import products, reviews
 from asaas.timeline.products import (Product, ProductNotFoundError, all_products, find_product,
-                                     match_product, products_by_id)
-
-__all__ = ["Product", "ProductNotFoundError", "match_product", "products_by_id",
-           "resolve_product"]
+                                     match_product)
 
 #: Kinds of derived events.
 KIND_FULL_RELEASE = "full_release"
@@ -72,10 +69,6 @@ MAX_TITLE = 500
 class EventError(AsaasError):
     """An event or an events file that cannot be recorded as given."""
 
-
-# -- products ------------------------------------------------------------------------------------
-# Resolved the same way as every command's PRODUCT argument: asaas/timeline/products.py.
-resolve_product = find_product
 
 # -- times ---------------------------------------------------------------------------------------
 
@@ -144,7 +137,7 @@ def list_events(store: Store, product_id: int | None = None, *, product: str | N
     """Events, oldest first; of one product (``product_id``, or ``product`` by external id or
     name), of some kinds or sources only."""
     if product is not None:
-        product_id = resolve_product(store, product).id
+        product_id = find_product(store, product).id
     e, p = events_table_def, products
     query = (sa.select(e.c.id, e.c.product_id, p.c.external_id, p.c.name, e.c.occurred_at,
                        e.c.kind, e.c.title, e.c.source, e.c.details)
@@ -182,7 +175,7 @@ def _insert(conn: sa.Connection, product_id: int, at: datetime, kind: str, title
 def add_event(store: Store, product: str | int, at: Any, kind: str, title: str, *,
               details: dict[str, Any] | None = None) -> Event:
     """Record one manual event; the same product, kind and time twice is an error."""
-    prod = resolve_product(store, product)
+    prod = find_product(store, product)
     when, kind, title = parse_time(at), check_kind(kind), check_title(title)
     if details is not None and not isinstance(details, dict):
         raise EventError("event details must be a JSON object, e.g. '{\"version\": \"1.2\"}'")

@@ -37,10 +37,12 @@ import pandas as pd
 from asaas.report import Table
 from asaas.store import Store
 from asaas.store.sql import text_query
-from asaas.timeline.alerts import AlertError, AlertRule, detect_frame
+from asaas.timeline.alerts import detect_frame
 from asaas.timeline.effects import daily_counts, effect_of, fill_days, resolve_source, \
     wilson_interval
-from asaas.timeline.events import Product, list_events, products_by_id, resolve_product
+from asaas.timeline.events import list_events
+from asaas.timeline.products import Product, find_product, products_by_id
+from asaas.timeline.rules import AlertError, AlertRule
 
 RECOVERY_WINDOW_DAYS = 7
 
@@ -101,7 +103,7 @@ def recoveries(store: Store, product: str | None = None, *, source: str | None =
                          "--min-window-reviews and --window-days at least 1")
     rule = replace(rule or AlertRule(), kinds=("negative", "shift")).check()
     src = resolve_source(store, source)
-    pid = resolve_product(store, product).id if product is not None else None
+    pid = find_product(store, product).id if product is not None else None
     counts = daily_counts(store, src, dataset=dataset)
     names = products_by_id(store)
     detection = detect_frame(counts, names, rule, source=src.label,
@@ -177,7 +179,7 @@ def ranking(store: Store, product: str | None = None, *, source: str | None = No
     """One row per product, ranked (see the module docstring)."""
     src = resolve_source(store, source)
     rows = _response_rows(store, src.kind, src.model_version_id, dataset)
-    pid = resolve_product(store, product).id if product is not None else None
+    pid = find_product(store, product).id if product is not None else None
     if pid is not None:
         rows = rows[rows["product_id"] == pid]
     repeated = rows["product_id"].duplicated()
