@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from datetime import datetime, timezone
 
 
@@ -37,3 +38,15 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # it exists, it just belongs to someone else
+
+
+def this_process() -> dict[str, int | str]:
+    """``pid`` and ``host`` of this process, recorded with a run so that a later one can tell
+    whether it died."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def process_gone(host: str | None, pid: int | str | None) -> bool:
+    """Whether the process recorded as ``host``/``pid`` ran on this host and no longer exists (a
+    run it left 'running' was killed). Of another host's process nothing can be told: False."""
+    return host == socket.gethostname() and bool(pid) and not pid_alive(int(pid))

@@ -76,7 +76,7 @@ from typing import Any, TextIO
 
 import sqlalchemy as sa
 
-from asaas.clock import pid_alive, utcnow
+from asaas.clock import process_gone, this_process, utcnow
 from asaas.errors import AsaasError
 from asaas.settings import Settings
 from asaas.store import Store, open_store
@@ -384,11 +384,10 @@ def _database_identity(db_url: str) -> str:
 
 
 def _close_stale_job_runs(conn: sa.Connection, name: str) -> None:
-    host = socket.gethostname()
     rows = conn.execute(sa.select(job_runs.c.id, job_runs.c.host, job_runs.c.pid).where(
         job_runs.c.job_name == name, job_runs.c.status == "running")).fetchall()
     for run_id, run_host, pid in rows:
-        if run_host == host and pid and not pid_alive(pid):
+        if process_gone(run_host, pid):
             conn.execute(sa.update(job_runs).where(job_runs.c.id == run_id).values(
                 status="interrupted", error="process ended without finishing (killed?)"))
 
@@ -456,7 +455,7 @@ def _run_locked(job: Job, url: str, settings: Settings, log: Callable[[str], Non
             run_id = next_id(conn, "job_runs_id_seq")
             conn.execute(sa.insert(job_runs).values(
                 id=run_id, job_name=job.name, job_file=str(job.path), status="running",
-                started_at=utcnow(), host=socket.gethostname(), pid=os.getpid()))
+                started_at=utcnow(), **this_process()))
     except AsaasError as exc:
         log(f"job {job.name}: cannot start: {exc}")
         return EXIT_STEP_FAILED

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 import sqlite3
 import time
 from collections import Counter
@@ -31,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from asaas.clock import pid_alive, utcnow
+from asaas.clock import process_gone, this_process, utcnow
 from asaas.errors import AsaasError
 from asaas.ingest.options import IngestOptions, check_options, max_review_chars
 from asaas.ingest.readers import ReadOptions, Source, check_splits, open_source, steam
@@ -155,7 +153,7 @@ def _run(store: Store, src: Source, options: IngestOptions, dataset: str, label:
             id=run_id, dataset=dataset, source=label,
             splits=",".join(options.splits) if options.splits else None, status="running",
             started_at=started,
-            details=json.dumps({"pid": os.getpid(), "host": socket.gethostname()})))
+            details=json.dumps(this_process())))
     derived = DerivedIds()
     stack = contextlib.ExitStack()
     writer: ReviewWriter | None = None
@@ -240,14 +238,13 @@ def _delete_run_rows(conn: sa.Connection, run_id: int, started: datetime) -> Non
 def undo_dead_runs(store: Store, conn: sa.Connection, dataset: str) -> None:
     """Runs of ``dataset`` left 'running' by a process of this host that no longer exists
     (killed mid-ingest): their committed rows are removed and they are marked interrupted."""
-    host = socket.gethostname()
     rows = conn.execute(sa.select(ingest_runs.c.id, ingest_runs.c.details,
                                   ingest_runs.c.started_at)
                         .where(ingest_runs.c.dataset == dataset,
                                ingest_runs.c.status == "running")).fetchall()
     for run_id, details, started in rows:
         info = json.loads(details or "{}")
-        if info.get("host") == host and info.get("pid") and not pid_alive(int(info["pid"])):
+        if process_gone(info.get("host"), info.get("pid")):
             _delete_run_rows(conn, run_id, started)
             conn.execute(sa.update(ingest_runs).where(ingest_runs.c.id == run_id).values(
                 status="interrupted", finished_at=utcnow(),

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 
-from asaas.clock import pid_alive, utcnow
+from asaas.clock import process_gone, this_process, utcnow
 from asaas.progress import Progress
 from asaas.store import Store
 from asaas.store.ids import next_id
@@ -25,13 +23,12 @@ from asaas.store.schema import scoring_runs
 
 def _close_stale_runs(conn: sa.Connection, model_version_id: int) -> None:
     """Mark runs of this version left 'running' by a process that no longer exists."""
-    host = socket.gethostname()
     rows = conn.execute(sa.select(scoring_runs.c.id, scoring_runs.c.settings).where(
         scoring_runs.c.model_version_id == model_version_id,
         scoring_runs.c.status == "running")).fetchall()
     for run_id, settings in rows:
         info = json.loads(settings or "{}")
-        if info.get("host") == host and info.get("pid") and not pid_alive(int(info["pid"])):
+        if process_gone(info.get("host"), info.get("pid")):
             conn.execute(sa.update(scoring_runs).where(scoring_runs.c.id == run_id).values(
                 status="interrupted", error="process ended without finishing (killed?)"))
 
@@ -39,7 +36,7 @@ def _close_stale_runs(conn: sa.Connection, model_version_id: int) -> None:
 def start_run(store: Store, model_version_id: int, *, dataset: str, splits: list[str] | None,
               device: str, settings: dict[str, Any], job_run_id: int | None = None) -> int:
     """Record a new running run; returns its id."""
-    settings = {**settings, "pid": os.getpid(), "host": socket.gethostname()}
+    settings = {**settings, **this_process()}
     with store.transaction() as conn:
         _close_stale_runs(conn, model_version_id)
         run_id = next_id(conn, "scoring_runs_id_seq")
