@@ -15,6 +15,7 @@ Two ways to hand work out:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -191,8 +192,6 @@ def _iter_windows(store: Store, sel: Selection, page_rows: int
     hashes in order (a scan of two columns, a sort of the window's rows), the ones of those
     already scored or failed (filtered by the window's ids inside the scan), then the texts of
     the rest by id, a page at a time."""
-    import math
-
     params = {k: v for k, v in sel.params().items() if k != "mv"}
     where = sel.where(duckdb=True)
     with store.transaction() as conn:
@@ -218,13 +217,14 @@ def _iter_windows(store: Store, sel: Selection, page_rows: int
             # Straight from DuckDB as an array: a million rows through SQLAlchemy's row
             # objects cost more than the query.
             ids = raw.execute(sql, params).fetchnumpy()["id"].tolist()
-            done = {int(r[0]) for r in raw.execute(
-                "SELECT review_id FROM predictions WHERE model_version_id = ? "
-                "AND review_id = ANY(?::BIGINT[]) "
-                "UNION ALL SELECT review_id FROM prediction_failures "
-                "WHERE model_version_id = ? AND review_id = ANY(?::BIGINT[])",
-                [sel.model_version_id, ids, sel.model_version_id, ids]).fetchall()} if ids \
-                else set()
+            done: set[int] = set()
+            if ids:
+                done = {int(r[0]) for r in raw.execute(
+                    "SELECT review_id FROM predictions WHERE model_version_id = ? "
+                    "AND review_id = ANY(?::BIGINT[]) "
+                    "UNION ALL SELECT review_id FROM prediction_failures "
+                    "WHERE model_version_id = ? AND review_id = ANY(?::BIGINT[])",
+                    [sel.model_version_id, ids, sel.model_version_id, ids]).fetchall()}
         pending = [i for i in ids if i not in done]
         for start in range(0, len(pending), page_rows):
             page = pending[start:start + page_rows]
