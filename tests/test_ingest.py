@@ -344,14 +344,16 @@ def test_killed_ingest_is_undone_by_the_next_one(invoke, db_path, tmp_path):
     script = tmp_path / "slow_ingest.py"
     script.write_text(textwrap.dedent(f"""
         import importlib, time
-        from asaas.store import Store, open_store
+        from asaas.store import open_store
         module = importlib.import_module("asaas.ingest.ingest")
         module.DUCKDB_COMMIT_ROWS = 10
-        real = Store.insert_arrow
+        # A slow source: each batch takes 0.3 s to read and check, time during which the
+        # ingest must not hold the file, so the poller below sees the committed chunks.
+        real = module.Validator.prepare
         def slow(self, *a, **k):
             time.sleep(0.3)
             return real(self, *a, **k)
-        Store.insert_arrow = slow
+        module.Validator.prepare = slow
         module.ingest(open_store({str(db_path)!r}), {str(path)!r}, batch_rows=10)
     """))
     proc = subprocess.Popen([sys.executable, str(script)], env=dict(os.environ))

@@ -158,8 +158,7 @@ def _run(store: Store, src: Source, options: IngestOptions, dataset: str, label:
     stack = contextlib.ExitStack()
     writer: ReviewWriter | None = None
     try:
-        writer = ReviewWriter(store, stack.enter_context(store.transaction()), dataset, run_id,
-                              product_kind)
+        writer = ReviewWriter(store, None, dataset, run_id, product_kind)
         # With --split-before the split comes from each row's time, so the reader reads
         # every split and the validator selects.
         reader_selection = None if options.split_before is not None else selection
@@ -169,12 +168,18 @@ def _run(store: Store, src: Source, options: IngestOptions, dataset: str, label:
             rows_read += prepared.read
             if prepared.derived:
                 derived.number(prepared)
+            if writer.conn is None:
+                # Opened only once a batch is read and checked: on DuckDB the file is then
+                # free while the source is parsed, so readers get their turn between chunks.
+                writer.conn = stack.enter_context(store.transaction())
             writer.write(prepared, tally)
             if chunked and writer.inserted - committed >= DUCKDB_COMMIT_ROWS:
                 stack.close()  # commit this chunk
                 stack = contextlib.ExitStack()
-                writer.conn = stack.enter_context(store.transaction())
+                writer.conn = None
                 committed = writer.inserted
+        if writer.conn is None:
+            writer.conn = stack.enter_context(store.transaction())
         skipped_files = [(s.path, s.reason) for s in src.skipped_files]
         details = {
             "rejected": dict(tally.rejected),
@@ -289,7 +294,7 @@ class DerivedIds:
 class ReviewWriter:
     """Writes validated batches inside the ingest's transaction."""
 
-    def __init__(self, store: Store, conn: sa.Connection, dataset: str, run_id: int,
+    def __init__(self, store: Store, conn: sa.Connection | None, dataset: str, run_id: int,
                  product_kind: str | None) -> None:
         self.store, self.conn, self.dataset, self.run_id = store, conn, dataset, run_id
         self.product_kind = product_kind
