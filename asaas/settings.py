@@ -59,13 +59,19 @@ DEFAULT_DUCKDB_STORAGE = "v1.4.0"
 #: process then grows with the corpus although asaas streams it.
 DEFAULT_DUCKDB_MEMORY = "1GB"
 
+#: The same for a scoring run, which streams the corpus and needs no cache: with 1GB its peak
+#: memory grew from 522 MB at 1M reviews to 949 MB at 5M (blocks kept after being read); with
+#: 256MB, 517 and 617 MB at the same rate (bench/README.md, scale_bench). Index lookups stay
+#: within it: DuckDB pages a primary key of 30M predictions through its buffer pool.
+DEFAULT_DUCKDB_STREAM_MEMORY = "256MB"
 
-def duckdb_memory_limit() -> str | None:
+
+def duckdb_memory_limit(default: str = DEFAULT_DUCKDB_MEMORY) -> str | None:
     """``ASAAS_DUCKDB_MEMORY``: DuckDB's memory_limit for asaas' connections (e.g. 512MB, 4GB),
-    or ``default`` for DuckDB's own (80% of the machine's memory)."""
+    or ``default`` for DuckDB's own (80% of the machine's memory). Unset: ``default``."""
     import re
 
-    raw = (os.environ.get("ASAAS_DUCKDB_MEMORY") or DEFAULT_DUCKDB_MEMORY).strip()
+    raw = (os.environ.get("ASAAS_DUCKDB_MEMORY") or default).strip()
     if raw.lower() == "default":
         return None
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw, re.IGNORECASE):

@@ -424,3 +424,28 @@ def test_pages_walk_the_order_in_windows(invoke, db_url, review_file, tiny_bert,
     assert all(len(ids) <= 4 for ids, _ in pages)
     texts = dict(_q(db_url, "SELECT id, text FROM reviews"))
     assert all(t == texts[i] for ids, ts in pages for i, t in zip(ids, ts))
+
+
+@pytest.mark.parametrize("env,during", [(None, "244.1 MiB"), ("512MB", "488.2 MiB")])
+def test_a_scoring_run_gets_the_streaming_memory_limit(invoke, db_path, review_file, tiny_bert,
+                                                       monkeypatch, env, during):
+    """A run reads the corpus once, so its DuckDB connections get the small streaming limit
+    (settings.DEFAULT_DUCKDB_STREAM_MEMORY, 256MB) instead of the 1GB cache that made its peak
+    memory grow with the corpus; ASAAS_DUCKDB_MEMORY, when set, wins everywhere."""
+    from asaas.models.registry import get_version
+
+    if env:
+        monkeypatch.setenv("ASAAS_DUCKDB_MEMORY", env)
+    _ok(invoke("ingest", "--source", str(review_file(30))))
+    _ok(invoke("models", "register", "a", "--hf", str(tiny_bert)))
+    store = open_store(str(db_path))
+
+    def limit() -> str:
+        with store.transaction() as conn:
+            return conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar()
+
+    seen: list[str] = []
+    score(store, get_version(store, "a"), ScoreOptions(chunk_size=10, progress=False),
+          on_chunk=lambda n: seen.append(limit()))
+    assert seen and set(seen) == {during}
+    assert limit() == ("488.2 MiB" if env else "953.6 MiB")  # other work keeps its cache

@@ -183,6 +183,12 @@ def score(
     on_chunk: Callable[[int], None] | None = None,
 ) -> ScoreReport:
     """Score every selected review that ``mv`` has not scored yet; see the module docstring."""
+    with store.streaming():
+        return _score(store, mv, options, job_run_id=job_run_id, on_chunk=on_chunk)
+
+
+def _score(store: Store, mv: ModelVersion, options: ScoreOptions | None, *,
+           job_run_id: int | None, on_chunk: Callable[[int], None] | None) -> ScoreReport:
     options = options or ScoreOptions()
     options.check()
     check_device(mv, options.device)  # refused even when nothing is pending

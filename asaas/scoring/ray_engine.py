@@ -448,6 +448,14 @@ def score_ray(
 ) -> RayScoreReport:
     """Score every selected review that ``mv`` has not scored yet, in Ray actors; see the
     module docstring."""
+    with store.streaming():  # the driver reads and writes the store as the local engine does
+        return _score_ray(store, mv, options, ray_options, job_run_id=job_run_id,
+                          on_chunk=on_chunk)
+
+
+def _score_ray(store: Store, mv: ModelVersion, options: ScoreOptions | None,
+               ray_options: RayOptions | None, *, job_run_id: int | None,
+               on_chunk: Callable[[int], None] | None) -> RayScoreReport:
     from asaas.scoring.writer import BufferedWriter, PredictionWriter
 
     options = options or ScoreOptions()

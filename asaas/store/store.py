@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from asaas.errors import ConfigError, DatabaseBusyError, DatabaseError, SchemaError
 from asaas.store import migrate
 from asaas.store.schema import metadata
-from asaas.settings import duckdb_config
+from asaas.settings import DEFAULT_DUCKDB_STREAM_MEMORY, duckdb_config, duckdb_memory_limit
 from asaas.store.urls import duckdb_file_path, normalize_url, redact
 
 
@@ -77,6 +77,8 @@ class Store:
         #: read_transaction (read commands: report, sql, models list...).
         self.read_only = read_only
         self._ro_engine: sa.Engine | None = None
+        #: DuckDB memory_limit of connections opened inside ``streaming()``; None: the engine's.
+        self._memory_limit: str | None = None
         if self.db_file is not None and not self.db_file.parent.exists():
             raise DatabaseError(
                 f"cannot open database {self.db_file}: directory {self.db_file.parent} does not "
@@ -92,6 +94,7 @@ class Store:
                 self.engine = sa.create_engine(self.url, poolclass=pool,
                                                connect_args={"config": duckdb_config()})
                 sa.event.listen(self.engine, "connect", _quiet_duckdb)
+                sa.event.listen(self.engine, "connect", self._limit_memory)
             else:
                 self.engine = sa.create_engine(self.url, pool_pre_ping=True)
         except (sa.exc.NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
@@ -116,6 +119,24 @@ class Store:
         return f"Store({redact(self.url)!r})"
 
     # -- connections -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def streaming(self) -> Iterator[None]:
+        """DuckDB connections opened inside get the smaller memory limit of a run that reads
+        the corpus once (settings.DEFAULT_DUCKDB_STREAM_MEMORY, unless ASAAS_DUCKDB_MEMORY is
+        set): the blocks such a run has read are not read again, and caching them up to the
+        default limit made its peak memory grow with the corpus."""
+        previous = self._memory_limit
+        if self.is_duckdb:
+            self._memory_limit = duckdb_memory_limit(DEFAULT_DUCKDB_STREAM_MEMORY)
+        try:
+            yield
+        finally:
+            self._memory_limit = previous
+
+    def _limit_memory(self, dbapi_connection: Any, _record: Any) -> None:
+        if self._memory_limit:  # a checked size (settings.duckdb_memory_limit), not user SQL
+            dbapi_connection.execute(f"SET memory_limit = '{self._memory_limit}'")
 
     def _connect(self, engine: sa.Engine | None = None) -> sa.Connection:
         """Open a connection, retrying with backoff while another process holds a DuckDB file."""
