@@ -76,3 +76,68 @@ def test_same_results_as_duckdb(pg_server, invoke, learnable_source, db_path):
                 assert p[key] == pytest.approx(d[key], abs=1e-9), key
             else:
                 assert p[key] == d[key], key
+
+
+def test_copy_writes_exact_values_and_refuses_what_does_not_fit(pg_server, monkeypatch):
+    """insert_arrow's COPY: predictions go in PostgreSQL's binary format (pgpq), cast to the
+    columns' own widths from whatever integer types the caller built, and come back exactly
+    (doubles to the last bit, NULLs as NULLs); a conflicting chunk skips only the existing keys;
+    a value that does not fit its column is a one-line error and writes nothing; the same rows
+    without pgpq go as CSV with the same result."""
+    import numpy as np
+    import pyarrow as pa
+
+    from asaas.errors import DatabaseError
+    from asaas.store import store as store_mod
+
+    store = Store(pg_server())
+    store.upgrade()
+    with store.transaction() as conn:
+        conn.exec_driver_sql("INSERT INTO models (id, name, created_at) VALUES (1, 'm', now())")
+        conn.exec_driver_sql("INSERT INTO model_versions (id, model_id, version, kind, "
+                             "artifact_uri, created_at) VALUES (1, 1, 1, 'hf', 'x', now()), "
+                             "(2, 1, 2, 'hf', 'x', now())")
+    probs = np.array([0.1, 1 / 3, np.nextafter(0.5, 1), 1e-300, 0.999999999999])
+    rows = pa.table({  # int64 labels and n_tokens: wider than the columns (smallint, integer)
+        "review_id": pa.array(np.arange(1, 6, dtype=np.int64)),
+        "model_version_id": pa.array(np.ones(5, dtype=np.int64)),
+        "scoring_run_id": pa.array([7] * 5, pa.int32()),
+        "label": pa.array((probs >= 0.5).astype(np.int64)),
+        "prob_positive": pa.array(probs),
+        "n_tokens": pa.array([12, None, 512, 3, None], pa.int64()),
+        "truncated": pa.array([False, None, True, False, None]),
+    })
+    assert store_mod._binary_copy_schema("predictions", rows.column_names) is not None
+    assert store_mod._binary_copy_schema("reviews", ["id", "reviewed_at"]) is None  # CSV
+
+    def stored(version: int) -> list[tuple]:
+        with store.transaction() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(
+                "SELECT review_id, scoring_run_id, label, prob_positive, n_tokens, truncated "
+                f"FROM predictions WHERE model_version_id = {version} ORDER BY review_id")]
+
+    expected = [(i + 1, 7, int(p >= 0.5), float(p), n, t) for i, (p, n, t) in enumerate(
+        zip(probs, [12, None, 512, 3, None], [False, None, True, False, None]))]
+    with store.transaction() as conn:
+        assert store.insert_arrow(conn, "predictions", rows) == 5
+    assert stored(1) == expected
+    overlap = pa.concat_tables([rows.slice(3), rows.slice(0, 1).set_column(
+        0, "review_id", pa.array([6], pa.int64()))])
+    with store.transaction() as conn:  # keys 4 and 5 exist: only 6 goes in
+        assert store.insert_arrow(conn, "predictions", overlap, on_conflict_do_nothing=True) == 1
+    assert [r[0] for r in stored(1)] == [1, 2, 3, 4, 5, 6]
+
+    too_big = rows.set_column(3, "label", pa.array([0, 1, 70_000, 0, 1], pa.int64()))
+    too_big = too_big.set_column(1, "model_version_id", pa.array([2] * 5, pa.int64()))
+    with pytest.raises(DatabaseError, match="cannot write predictions: .*70000"):
+        with store.transaction() as conn:
+            store.insert_arrow(conn, "predictions", too_big)
+    assert stored(2) == []
+
+    monkeypatch.setitem(__import__("sys").modules, "pgpq", None)  # not installed: CSV
+    assert store_mod._binary_copy_schema("predictions", rows.column_names) is None
+    with store.transaction() as conn:
+        assert store.insert_arrow(conn, "predictions", rows.set_column(
+            1, "model_version_id", pa.array([2] * 5, pa.int64()))) == 5
+    assert stored(2) == expected
+    store.engine.dispose()
