@@ -378,3 +378,66 @@ def test_failed_ingest_is_recorded(invoke, db_path):
     _err(invoke("ingest", "--source", "/no/such/file.parquet"))
     rows = _rows(db_path, "SELECT status, error FROM ingest_runs")
     assert rows[0][0] == "failed" and "does not exist" in rows[0][1]
+
+
+@pytest.mark.parametrize("ends", ["failure", "kill"])
+def test_a_run_whose_rows_were_scored_or_made_products_is_still_undone(db_path, tmp_path,
+                                                                       monkeypatch, ends):
+    """The committed chunks of a failed (or killed) DuckDB ingest are removed even when other
+    rows now point at them: predictions a scorer wrote meanwhile (it may, since the file is free
+    between chunks) and the products the run created. DuckDB refuses to delete a parent in the
+    transaction that deleted its children, so the clean-up goes step by step; before, it failed,
+    the rows stayed, and every later ingest of the dataset failed on the same clean-up."""
+    import importlib
+
+    from asaas.ingest.readers.base import ColumnNames
+
+    module = importlib.import_module("asaas.ingest.ingest")
+    rows = [{"id": f"r{i}", "text": f"review number {i}", "label": i % 2,
+             "product": f"p{i % 3}"} for i in range(50)]
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    monkeypatch.setattr(module, "DUCKDB_COMMIT_ROWS", 10)
+    store = Store(str(db_path))
+    store.upgrade()
+    real = module.Validator.prepare
+    calls = {"n": 0}
+
+    def score_then_fail(self, raw):
+        calls["n"] += 1
+        if calls["n"] == 4:  # three chunks are committed: a scorer gets to them, then it ends
+            with store.transaction() as conn:
+                conn.exec_driver_sql(
+                    "INSERT INTO models (id, name, created_at) VALUES (1, 'm', now());"
+                    "INSERT INTO model_versions (id, model_id, version, kind, artifact_uri, "
+                    "created_at) VALUES (1, 1, 1, 'hf', 'x', now());"
+                    "INSERT INTO scoring_runs (id, model_version_id, dataset, status, "
+                    "started_at) VALUES (1, 1, 'imdb', 'succeeded', now());"
+                    "INSERT INTO predictions (review_id, model_version_id, scoring_run_id, label, "
+                    "prob_positive) SELECT id, 1, 1, 1, 0.9 FROM reviews;"
+                    "INSERT INTO prediction_failures (review_id, model_version_id, "
+                    "scoring_run_id, error, failed_at) SELECT id, 1, 1, 'x', now() "
+                    "FROM reviews LIMIT 1")
+            if ends == "kill":  # as if the process died here: its run stays 'running'
+                raise SystemExit
+            raise RuntimeError("disk full")
+        return real(self, raw)
+
+    monkeypatch.setattr(module.Validator, "prepare", score_then_fail)
+    options = module.IngestOptions(columns=ColumnNames(product="product"))
+    if ends == "kill":
+        monkeypatch.setattr(module, "_undo_run", lambda *a, **k: None)  # nothing ran after
+        with pytest.raises(SystemExit):
+            module.ingest(store, str(path), options, batch_rows=10)
+        monkeypatch.setattr(module, "process_gone", lambda host, pid: True)
+    else:
+        with pytest.raises(RuntimeError):
+            module.ingest(store, str(path), options, batch_rows=10)
+        assert _rows(db_path, "SELECT status FROM ingest_runs") == [("failed",)]
+        assert _count(db_path) == 0 and _count(db_path, "products") == 0
+    assert _count(db_path, "predictions") == (0 if ends == "failure" else 30)
+    monkeypatch.setattr(module.Validator, "prepare", real)
+    assert module.ingest(store, str(path), options, batch_rows=10).inserted == 50
+    assert _count(db_path) == 50 and _count(db_path, "products") == 3
+    assert _count(db_path, "predictions") == 0 and _count(db_path, "prediction_failures") == 0
+    assert _rows(db_path, "SELECT status FROM ingest_runs ORDER BY id")[-1] == ("succeeded",)

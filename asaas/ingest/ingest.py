@@ -146,8 +146,8 @@ def _run(store: Store, src: Source, options: IngestOptions, dataset: str, label:
     chunked = store.is_duckdb
     # The run is recorded first, in its own transaction, so that a failure (or, on DuckDB, a
     # killed process) can be traced to it and its rows removed.
+    undo_dead_runs(store, dataset)
     with store.transaction() as conn:
-        undo_dead_runs(store, conn, dataset)
         run_id = next_id(conn, "ingest_runs_id_seq")
         conn.execute(sa.insert(ingest_runs).values(
             id=run_id, dataset=dataset, source=label,
@@ -221,39 +221,53 @@ def _run(store: Store, src: Source, options: IngestOptions, dataset: str, label:
 
 def _undo_run(store: Store, run_id: int, started: datetime, status: str, error: str) -> None:
     """Remove what a failed run committed (DuckDB chunks) and mark it ``status``."""
+    _delete_run_rows(store, run_id, started)
     with store.transaction() as conn:
-        _delete_run_rows(conn, run_id, started)
         conn.execute(sa.update(ingest_runs).where(ingest_runs.c.id == run_id).values(
             status=status, finished_at=utcnow(), error=error[:2000]))
 
 
-def _delete_run_rows(conn: sa.Connection, run_id: int, started: datetime) -> None:
+#: What a run's rows are removed with, children before parents. Each step is its own
+#: transaction: DuckDB checks a foreign key against the state before the transaction, so
+#: reviews whose predictions were deleted in the same transaction still count as referenced
+#: ("key ... is still referenced by a foreign key"), and the run could never be undone. Until
+#: the last step the run stays as it was, so an interrupted clean-up is finished by the next.
+_DELETE_RUN_ROWS = (
     # A scorer may have reached reviews of committed chunks meanwhile: theirs go first.
-    for table in ("predictions", "prediction_failures"):
-        conn.execute(sa.text(f"DELETE FROM {table} WHERE review_id IN "
-                             "(SELECT id FROM reviews WHERE ingest_run_id = :r)"), {"r": run_id})
-    conn.execute(sa.text("DELETE FROM reviews WHERE ingest_run_id = :r"), {"r": run_id})
+    "DELETE FROM predictions WHERE review_id IN "
+    "(SELECT id FROM reviews WHERE ingest_run_id = :r)",
+    "DELETE FROM prediction_failures WHERE review_id IN "
+    "(SELECT id FROM reviews WHERE ingest_run_id = :r)",
+    "DELETE FROM reviews WHERE ingest_run_id = :r",
     # Products first created by the run and now without reviews go too.
-    conn.execute(sa.text(
-        "DELETE FROM products WHERE created_at >= :t AND NOT EXISTS "
-        "(SELECT 1 FROM reviews r WHERE r.product_id = products.id) AND NOT EXISTS "
-        "(SELECT 1 FROM events e WHERE e.product_id = products.id)"), {"t": started})
+    "DELETE FROM products WHERE created_at >= :t AND NOT EXISTS "
+    "(SELECT 1 FROM reviews r WHERE r.product_id = products.id) AND NOT EXISTS "
+    "(SELECT 1 FROM events e WHERE e.product_id = products.id)",
+)
 
 
-def undo_dead_runs(store: Store, conn: sa.Connection, dataset: str) -> None:
+def _delete_run_rows(store: Store, run_id: int, started: datetime) -> None:
+    for sql in _DELETE_RUN_ROWS:
+        with store.transaction() as conn:
+            conn.execute(sa.text(sql), {"r": run_id, "t": started})
+
+
+def undo_dead_runs(store: Store, dataset: str) -> None:
     """Runs of ``dataset`` left 'running' by a process of this host that no longer exists
     (killed mid-ingest): their committed rows are removed and they are marked interrupted."""
-    rows = conn.execute(sa.select(ingest_runs.c.id, ingest_runs.c.details,
-                                  ingest_runs.c.started_at)
-                        .where(ingest_runs.c.dataset == dataset,
-                               ingest_runs.c.status == "running")).fetchall()
+    with store.transaction() as conn:
+        rows = conn.execute(sa.select(ingest_runs.c.id, ingest_runs.c.details,
+                                      ingest_runs.c.started_at)
+                            .where(ingest_runs.c.dataset == dataset,
+                                   ingest_runs.c.status == "running")).fetchall()
     for run_id, details, started in rows:
         info = json.loads(details or "{}")
         if process_gone(info.get("host"), info.get("pid")):
-            _delete_run_rows(conn, run_id, started)
-            conn.execute(sa.update(ingest_runs).where(ingest_runs.c.id == run_id).values(
-                status="interrupted", finished_at=utcnow(),
-                error="process ended without finishing (killed?); its rows were removed"))
+            _delete_run_rows(store, run_id, started)
+            with store.transaction() as conn:
+                conn.execute(sa.update(ingest_runs).where(ingest_runs.c.id == run_id).values(
+                    status="interrupted", finished_at=utcnow(),
+                    error="process ended without finishing (killed?); its rows were removed"))
 
 
 class DerivedIds:
