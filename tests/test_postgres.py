@@ -107,8 +107,14 @@ def test_copy_writes_exact_values_and_refuses_what_does_not_fit(pg_server, monke
         "n_tokens": pa.array([12, None, 512, 3, None], pa.int64()),
         "truncated": pa.array([False, None, True, False, None]),
     })
-    assert store_mod._binary_copy_schema("predictions", rows.column_names) is not None
-    assert store_mod._binary_copy_schema("reviews", ["id", "reviewed_at"]) is None  # CSV
+    assert store_mod._binary_copy_schema("predictions", rows.schema) is not None
+    reviews = pa.schema([("id", pa.int64()), ("reviewed_at", pa.timestamp("us"))])
+    assert store_mod._binary_copy_schema("reviews", reviews) is None  # timestamps: CSV
+    for other_kind in (rows.set_column(6, "truncated", pa.array([0, 2, 1, 0, 1], pa.int64())),
+                       rows.set_column(4, "prob_positive", pa.array(probs, pa.float32()))):
+        # an integer for a boolean, a float32 for a double: CSV, where PostgreSQL reads the
+        # text (and refuses 2 for a boolean) instead of a cast changing the value
+        assert store_mod._binary_copy_schema("predictions", other_kind.schema) is None
 
     def stored(version: int) -> list[tuple]:
         with store.transaction() as conn:
@@ -135,7 +141,7 @@ def test_copy_writes_exact_values_and_refuses_what_does_not_fit(pg_server, monke
     assert stored(2) == []
 
     monkeypatch.setitem(__import__("sys").modules, "pgpq", None)  # not installed: CSV
-    assert store_mod._binary_copy_schema("predictions", rows.column_names) is None
+    assert store_mod._binary_copy_schema("predictions", rows.schema) is None
     with store.transaction() as conn:
         assert store.insert_arrow(conn, "predictions", rows.set_column(
             1, "model_version_id", pa.array([2] * 5, pa.int64()))) == 5

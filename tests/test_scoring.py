@@ -449,3 +449,16 @@ def test_a_scoring_run_gets_the_streaming_memory_limit(invoke, db_path, review_f
           on_chunk=lambda n: seen.append(limit()))
     assert seen and set(seen) == {during}
     assert limit() == ("488.2 MiB" if env else "953.6 MiB")  # other work keeps its cache
+
+
+def test_an_in_memory_store_keeps_its_limit_through_a_run(monkeypatch):
+    """An in-memory DuckDB store has one connection for good: capping it for a run would cap it
+    for the rest of the process, so streaming() leaves it alone."""
+    from asaas.store import Store
+
+    monkeypatch.delenv("ASAAS_DUCKDB_MEMORY", raising=False)
+    store = Store("duckdb:///:memory:")
+    with store.streaming():
+        with store.transaction() as conn:
+            during = conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar()
+    assert during == "953.6 MiB"

@@ -127,7 +127,7 @@ class Store:
         set): the blocks such a run has read are not read again, and caching them up to the
         default limit made its peak memory grow with the corpus."""
         previous = self._memory_limit
-        if self.is_duckdb:
+        if self.is_duckdb and self.db_file is not None:  # in memory: one connection for good
             self._memory_limit = duckdb_memory_limit(DEFAULT_DUCKDB_STREAM_MEMORY)
         try:
             yield
@@ -389,7 +389,7 @@ def _copy_into_postgres(conn: sa.Connection, table: str, data: pa.Table,
 
     raw = conn.connection.driver_connection
     cols = ", ".join(f'"{c}"' for c in data.column_names)
-    binary = _binary_copy_schema(table, data.column_names)
+    binary = _binary_copy_schema(table, data.schema)
     if binary is not None:
         try:
             data = data.cast(binary)
@@ -456,10 +456,13 @@ _BINARY_TYPES: list[tuple[type, pa.DataType]] = [
 ]
 
 
-def _binary_copy_schema(table: str, columns: Sequence[str]) -> pa.Schema | None:
-    """The Arrow schema to binary-COPY these columns of ``table`` with, or None (CSV) when pgpq
-    is not installed, the table is not asaas's, or a column has another type (timestamps:
-    their binary form depends on the column's time zone handling)."""
+def _binary_copy_schema(table: str, schema: pa.Schema) -> pa.Schema | None:
+    """The Arrow schema to binary-COPY data of ``schema`` into ``table`` with, or None (CSV)
+    when pgpq is not installed, the table is not asaas's, a column has another type
+    (timestamps: their binary form depends on the column's time zone handling), or the data is
+    of another kind than its column (an integer for a boolean, a float32 or decimal for a
+    double): a cast there would change values that PostgreSQL's own parsing of the CSV text
+    refuses or reads exactly."""
     try:
         import pgpq  # noqa: F401  (the postgres extra installs it)
     except ImportError:
@@ -468,14 +471,28 @@ def _binary_copy_schema(table: str, columns: Sequence[str]) -> pa.Schema | None:
     if target is None:
         return None
     fields = []
-    for name in columns:
-        column = target.columns.get(name)
+    for field in schema:
+        column = target.columns.get(field.name)
         kind = next((arrow for sa_type, arrow in _BINARY_TYPES
                      if column is not None and isinstance(column.type, sa_type)), None)
-        if kind is None:
+        if kind is None or not _same_kind(field.type, kind):
             return None
-        fields.append(pa.field(name, kind))
+        fields.append(pa.field(field.name, kind))
     return pa.schema(fields)
+
+
+def _same_kind(source: pa.DataType, target: pa.DataType) -> bool:
+    """Whether a cast from ``source`` to ``target`` only changes the width (and fails loudly
+    where a value does not fit)."""
+    if pa.types.is_null(source):
+        return True  # a column of NULLs
+    if pa.types.is_integer(target):
+        return pa.types.is_integer(source)
+    if pa.types.is_floating(target):
+        return pa.types.is_float64(source)
+    if pa.types.is_boolean(target):
+        return pa.types.is_boolean(source)
+    return pa.types.is_string(source) or pa.types.is_large_string(source)
 
 
 def open_store(url: str, *, busy_timeout_s: float = 30.0, check_schema: bool = True,
