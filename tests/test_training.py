@@ -6,6 +6,8 @@ import errno
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -165,6 +167,19 @@ def test_single_class(invoke, learnable_source, tiny_bert):
     assert "needs both positive and negative" in _err(invoke("train", "tfidf-lr"))
     assert "needs both positive and negative" in _err(
         invoke("train", "finetuned", "--base", str(tiny_bert)))
+
+
+def test_reviews_with_no_usable_word(invoke, tmp_path, db_path):
+    """Every word in all reviews or in one only: tfidf-lr has nothing to learn from, which is
+    said in one line (not scikit-learn's traceback) and registers nothing."""
+    rows = [{"id": f"r{i}", "text": f"review number {i}", "label": i % 2, "split": "train"}
+            for i in range(50)]
+    path = tmp_path / "few.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    _ok(invoke("ingest", "--source", str(path)))
+    out = _err(invoke("train", "tfidf-lr"))
+    assert "no word of the 50 training reviews is usable" in out and "more" in out
+    assert _q(str(db_path), "SELECT count(*) FROM model_versions") == [(0,)]
 
 
 def test_base_that_is_not_a_model(invoke, learnable_source, tmp_path):

@@ -87,9 +87,21 @@ CLASS_WEIGHTS = (None, "balanced")
 def fit_baseline(kind: str, texts: list[str], labels: list[int], seed: int = 42,
                  class_weight: str | None = None) -> tuple[Pipeline, dict[str, Any]]:
     """Fit one of BASELINES; returns the pipeline and its parameters and timing."""
+    from asaas.training.data import TrainingDataError
+
     pipeline = BASELINES[kind](seed=seed, class_weight=class_weight)
     t0 = time.perf_counter()
-    pipeline.fit(texts, labels)
+    try:
+        pipeline.fit(texts, labels)
+    except ValueError as exc:
+        if "no terms remain" not in str(exc) and "empty vocabulary" not in str(exc):
+            raise
+        # tfidf-lr keeps words found in at least 2 reviews and in at most 95% of them: a few
+        # short or repetitive reviews can leave none.
+        raise TrainingDataError(
+            f"{kind}: no word of the {len(texts):,} training reviews is usable (tfidf-lr keeps "
+            "words found in at least 2 reviews and in at most 95% of them); train on more, or "
+            "more varied, reviews (--limit, or ingest more)") from None
     seconds = time.perf_counter() - t0
     params = {"recipe": kind, "seed": seed, "class_weight": class_weight,
               "steps": {name: type(step).__name__ for name, step in pipeline.steps},
