@@ -139,6 +139,15 @@ def test_copy_writes_exact_values_and_refuses_what_does_not_fit(pg_server, monke
         with store.transaction() as conn:
             store.insert_arrow(conn, "predictions", too_big)
     assert stored(2) == []
+    no_label = too_big.set_column(3, "label", pa.array([0, None, 1, 0, 1], pa.int64()))
+    with pytest.raises(DatabaseError, match='cannot write predictions: null value in column '
+                                            '"label"'):  # the server's refusal, in one line
+        with store.transaction() as conn:
+            store.insert_arrow(conn, "predictions", no_label)
+    with pytest.raises(DatabaseError, match="cannot write predictions: duplicate key"):
+        with store.transaction() as conn:
+            store.insert_arrow(conn, "predictions", rows)  # without on_conflict_do_nothing
+    assert stored(2) == []
 
     monkeypatch.setitem(__import__("sys").modules, "pgpq", None)  # not installed: CSV
     assert store_mod._binary_copy_schema("predictions", rows.schema) is None

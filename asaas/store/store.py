@@ -421,28 +421,33 @@ def _copy_into_postgres(conn: sa.Connection, table: str, data: pa.Table,
                 pacsv.write_csv(pa.Table.from_batches([batch]), buffer, options)
                 stream.write(buffer.getvalue().to_pybytes())
 
-    with raw.cursor() as cur:
-        if not on_conflict_do_nothing:
-            copy(cur, f'"{table}"')
-            return data.num_rows
-        try:
-            with raw.transaction():  # a savepoint inside the caller's transaction
+    # The server's refusals (a NULL for a NOT NULL column, a key that exists) come from the
+    # driver itself here, not through SQLAlchemy: said in one line like every other.
+    try:
+        with raw.cursor() as cur:
+            if not on_conflict_do_nothing:
                 copy(cur, f'"{table}"')
-            return data.num_rows
-        except psycopg.errors.UniqueViolation:
-            pass  # rolled back to the savepoint: some keys exist, skip those rows instead
-        # Same column types as the target, without its defaults (no sequence draws); one
-        # staging table per table and column list, kept for the session, emptied per use.
-        stage = f'"_asaas_stage_{table}_{zlib.crc32(cols.encode()):08x}"'
-        cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM "{table}" '
-                    "WITH NO DATA")
-        cur.execute(f"TRUNCATE {stage}")
-        copy(cur, stage)
-        cur.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM {stage} '
-                    "ON CONFLICT DO NOTHING")
-        inserted = cur.rowcount
-        cur.execute(f"TRUNCATE {stage}")
-        return inserted
+                return data.num_rows
+            try:
+                with raw.transaction():  # a savepoint inside the caller's transaction
+                    copy(cur, f'"{table}"')
+                return data.num_rows
+            except psycopg.errors.UniqueViolation:
+                pass  # rolled back to the savepoint: some keys exist, skip those rows instead
+            # Same column types as the target, without its defaults (no sequence draws); one
+            # staging table per table and column list, kept for the session, emptied per use.
+            stage = f'"_asaas_stage_{table}_{zlib.crc32(cols.encode()):08x}"'
+            cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM "{table}" '
+                        "WITH NO DATA")
+            cur.execute(f"TRUNCATE {stage}")
+            copy(cur, stage)
+            cur.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM {stage} '
+                        "ON CONFLICT DO NOTHING")
+            inserted = cur.rowcount
+            cur.execute(f"TRUNCATE {stage}")
+            return inserted
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot write {table}: {_first_line(exc)}") from None
 
 
 #: Column types whose PostgreSQL binary form pgpq writes from these Arrow types. Binary COPY
