@@ -263,11 +263,8 @@ def undo_dead_runs(store: Store, dataset: str) -> None:
     for run_id, details, started in rows:
         info = json.loads(details or "{}")
         if process_gone(info.get("host"), info.get("pid")):
-            _delete_run_rows(store, run_id, started)
-            with store.transaction() as conn:
-                conn.execute(sa.update(ingest_runs).where(ingest_runs.c.id == run_id).values(
-                    status="interrupted", finished_at=utcnow(),
-                    error="process ended without finishing (killed?); its rows were removed"))
+            _undo_run(store, run_id, started, "interrupted",
+                      "process ended without finishing (killed?); its rows were removed")
 
 
 class DerivedIds:
