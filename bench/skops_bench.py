@@ -1,6 +1,6 @@
 """skops (the safe format) against joblib (a pickle behind asaas' checksum) for the tfidf-lr
-pipeline: file size, save and load time. Why asaas keeps joblib: see README "How artifacts are
-verified". skops needs `pip install skops`; it is not an asaas dependency.
+pipeline: file size, save and load time. Why asaas keeps joblib: see docs/security.md, "How artifacts
+are verified". skops needs `pip install skops`; it is not an asaas dependency.
 
     python bench/skops_bench.py [--train ../shared/data/imdb/train.parquet] [--rows 25000]
 """
