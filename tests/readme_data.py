@@ -1,7 +1,7 @@
-"""Small stand-ins for every file and model the README's commands name, so that
+"""Small stand-ins for every file and model the commands of the README and docs/ name, so that
 tests/test_readme.py can run those commands as written on any machine.
 
-The Steam stand-in keeps the real records' columns and the products the README talks about
+The Steam stand-in keeps the real records' columns and the products the docs talk about
 (Streets of Rogue, Niche with its early-access release on 2017-09-21, Stories Untold with a burst
 of negative reviews on 2017-10-07, Pit People), at a few reviews a day.
 """
