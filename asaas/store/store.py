@@ -10,7 +10,6 @@ import random
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -37,6 +36,16 @@ def _first_line(exc: BaseException) -> str:
 def _is_lock_error(exc: BaseException) -> bool:
     text = str(getattr(exc, "orig", None) or exc)
     return "Could not set lock" in text or "Conflicting lock" in text
+
+
+@contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """A statement's failure as the project's one-line DatabaseError (the driver's exception
+    stays chained, for debugging)."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        raise DatabaseError(f"database error: {_first_line(exc)}") from exc
 
 
 def _quiet_duckdb(dbapi_connection: Any, _record: Any) -> None:
@@ -169,12 +178,23 @@ class Store:
             return
         conn = self._connect()
         try:
-            with conn.begin():
+            with database_errors(), conn.begin():
                 yield conn
-        except sa.exc.DBAPIError as exc:
-            raise DatabaseError(f"database error: {_first_line(exc)}") from exc
         finally:
             conn.close()
+
+    def begin(self) -> tuple[sa.Connection, sa.RootTransaction]:
+        """A connection and its begun transaction, for work that outlives one ``with`` block
+        (a chunk claimed with row locks on one thread and written on another): the caller
+        commits or rolls back, then closes the connection. Connects like ``transaction``:
+        retrying while the database is busy, every failure a one-line DatabaseError."""
+        conn = self._connect()
+        try:
+            with database_errors():
+                return conn, conn.begin()
+        except BaseException:
+            conn.close()
+            raise
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[sa.Connection]:
@@ -188,15 +208,13 @@ class Store:
         engine = self._read_only_engine()
         conn = self._connect(engine)
         try:
-            with conn.begin():
+            with database_errors(), conn.begin():
                 if self.dialect == "postgresql":
                     conn.exec_driver_sql("SET TRANSACTION READ ONLY")
                     # A first query fixes the mode: after it PostgreSQL refuses SET TRANSACTION
                     # READ WRITE ("must be set before any query") for the rest of it.
                     conn.exec_driver_sql("SELECT 1")
                 yield conn
-        except sa.exc.DBAPIError as exc:
-            raise DatabaseError(f"database error: {_first_line(exc)}") from exc
         finally:
             conn.close()
 
@@ -305,7 +323,7 @@ class Store:
         )
         return {r[0] for r in rows}
 
-    # -- bulk writes and reads ---------------------------------------------------------------
+    # -- bulk writes -------------------------------------------------------------------------
 
     def insert_arrow(
         self,
@@ -357,21 +375,6 @@ class Store:
             result = conn.execute(stmt, batch.to_pylist())
             inserted += result.rowcount if result.rowcount >= 0 else batch.num_rows
         return inserted
-
-    def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a read query and return an Arrow table."""
-        with self.transaction() as conn:
-            if self.is_duckdb and not params:
-                relation = conn.connection.driver_connection.sql(sql)
-                # DuckDB 2 renamed fetch_arrow_table() to to_arrow_table().
-                fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-                return fetch()
-            result = conn.execute(sa.text(sql), params or {})
-            names = list(result.keys())
-            rows = result.fetchall()
-        # PostgreSQL computes ratios in NUMERIC; hand them over as doubles, as DuckDB does.
-        return pa.table({n: [float(r[i]) if isinstance(r[i], Decimal) else r[i] for r in rows]
-                         for i, n in enumerate(names)})
 
 
 def _is_psycopg3(conn: sa.Connection) -> bool:
