@@ -12,8 +12,8 @@ from asaas.scoring.engine import score
 from asaas.scoring.options import ScoreOptions, ScoreReport, Scored
 from asaas.scoring.ray_engine import RayOptions, RayScoreReport, score_ray
 from asaas.scoring.scorers import HFScorer, SklearnScorer, load_scorer, resolve_device
-from asaas.scoring.selection import check_selection, select_pending
+from asaas.scoring.selection import check_selection
 
 __all__ = ["HFScorer", "RayOptions", "RayScoreReport", "ScoreOptions", "ScoreReport", "Scored",
            "SklearnScorer", "check_selection", "load_scorer", "resolve_device", "score",
-           "score_ray", "select_pending"]
+           "score_ray"]
