@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from asaas.cli.base import cli, dataset_option, db_option, fail_cleanly, open_db
-from asaas.settings import DEFAULT_SPLIT
+from asaas.settings import DEFAULT_PROGRESS_EVERY_S, DEFAULT_SPLIT
 
 
 def _version(_ctx: click.Context, _param: click.Parameter, value: str) -> int | None:
@@ -74,6 +74,9 @@ def _version(_ctx: click.Context, _param: click.Parameter, value: str) -> int | 
               help="GPUs each Ray actor reserves (0.5 puts two actors on a GPU); the actors then "
               "score on CUDA [default: 0, CPU]. --engine ray.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--progress-every", "progress_every_s", type=float, default=None, metavar="SECONDS",
+              help="Seconds between progress lines when the output is not a terminal (cron, a "
+              f"log file; 0: a line per chunk) [default: {DEFAULT_PROGRESS_EVERY_S:g}].")
 @db_option
 @fail_cleanly
 def score(model_name: str, version: int | None, db_url: str | None, **flags: Any) -> None:

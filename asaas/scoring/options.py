@@ -61,7 +61,8 @@ class ScoreOptions(Options):
     commit_every_s: float = option(5.0, low=0.0, internal=True)
     commit_rows: int = option(32768, low=1, internal=True)
     progress: bool = option(True, internal=True)  # the command line's --quiet turns it off
-    progress_every_s: float = option(DEFAULT_PROGRESS_EVERY_S, low=0.0, unit="seconds")
+    progress_every_s: float = option(DEFAULT_PROGRESS_EVERY_S, flag="--progress-every", low=0.0,
+                                     unit="seconds")
 
     def __post_init__(self) -> None:
         if self.splits == ["all"]:
