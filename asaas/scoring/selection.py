@@ -180,6 +180,9 @@ def iter_pages(store: Store, sel: Selection, page_rows: int
             return
 
 
+# One function on purpose: each query's shape here was measured on 1M and 5M reviews
+# (bench/scale_bench.py); split up, the window bounds and the page reads would lose sight of
+# each other.
 def _iter_windows(store: Store, sel: Selection, page_rows: int
                   ) -> Iterator[tuple[list[int], list[str]]]:
     """DuckDB: the same pages, without an anti-join over every prediction per page.

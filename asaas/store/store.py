@@ -94,18 +94,7 @@ class Store:
                 "exist; create it or pass another --db"
             )
         try:
-            url_obj = sa.engine.make_url(self.url)
-            if url_obj.get_backend_name() == "duckdb":
-                pool = NullPool if self.db_file is not None else StaticPool
-                # DuckDB draws its own progress bar on long statements; asaas reports progress
-                # itself, and cron logs must stay clean. New files are written in a storage
-                # format that DuckDB 1.x clients read too (settings.duckdb_storage_version).
-                self.engine = sa.create_engine(self.url, poolclass=pool,
-                                               connect_args={"config": duckdb_config()})
-                sa.event.listen(self.engine, "connect", _quiet_duckdb)
-                sa.event.listen(self.engine, "connect", self._limit_memory)
-            else:
-                self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+            self.engine = self._create_engine()
         except (sa.exc.NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
             raise ConfigError(
                 f"no database driver for {redact(self.url)} ({_first_line(exc)}); use a duckdb:/// "
@@ -113,6 +102,19 @@ class Store:
             ) from None
         except sa.exc.ArgumentError as exc:
             raise ConfigError(f"bad database URL {redact(self.url)}: {_first_line(exc)}") from None
+
+    def _create_engine(self) -> sa.Engine:
+        if sa.engine.make_url(self.url).get_backend_name() != "duckdb":
+            return sa.create_engine(self.url, pool_pre_ping=True)
+        pool = NullPool if self.db_file is not None else StaticPool
+        # DuckDB draws its own progress bar on long statements; asaas reports progress itself,
+        # and cron logs must stay clean. New files are written in a storage format that DuckDB
+        # 1.x clients read too (settings.duckdb_storage_version).
+        engine = sa.create_engine(self.url, poolclass=pool,
+                                  connect_args={"config": duckdb_config()})
+        sa.event.listen(engine, "connect", _quiet_duckdb)
+        sa.event.listen(engine, "connect", self._limit_memory)
+        return engine
 
     # -- basic facts -------------------------------------------------------------------------
 
@@ -345,42 +347,56 @@ class Store:
             return 0
         cols = list(columns or data.column_names)
         if self.is_duckdb:
-            raw = conn.connection.driver_connection
-            view = f"_asaas_stage_{id(data):x}"
-            col_sql = ", ".join(f'"{c}"' for c in cols)
-            conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
-            # Not raw.register(): inside a transaction DuckDB keeps an unregistered view's
-            # catalog entry, and the Arrow data it holds, until commit, so a long ingest kept
-            # every batch in memory. A relation's query() names the data for one statement.
-            try:
-                result = raw.from_arrow(data).query(
-                    view, f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"'
-                    f"{conflict}")
-                return int(result.fetchall()[0][0])
-            except duckdb.Error as exc:
-                raise DatabaseError(f"database error: {_first_line(exc)}") from None
+            return _insert_into_duckdb(conn, table, data, cols, on_conflict_do_nothing)
         if self.dialect == "postgresql" and _is_psycopg3(conn):
             return _copy_into_postgres(conn, table, data.select(cols), on_conflict_do_nothing)
-        target = metadata.tables[table]
-        stmt: Any = sa.insert(target)
-        if on_conflict_do_nothing:
-            if self.dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return _insert_in_batches(conn, table, data.select(cols), on_conflict_do_nothing)
 
-                stmt = pg_insert(target).on_conflict_do_nothing()
-            else:
-                stmt = stmt.prefix_with("OR IGNORE")  # SQLite
-        inserted = 0
-        for batch in data.select(cols).to_batches(FALLBACK_BATCH_ROWS):
-            result = conn.execute(stmt, batch.to_pylist())
-            inserted += result.rowcount if result.rowcount >= 0 else batch.num_rows
-        return inserted
+
+def _insert_into_duckdb(conn: sa.Connection, table: str, data: pa.Table, cols: list[str],
+                        on_conflict_do_nothing: bool) -> int:
+    """DuckDB scans the Arrow table itself: one statement, no rows through Python."""
+    raw = conn.connection.driver_connection
+    view = f"_asaas_stage_{id(data):x}"
+    col_sql = ", ".join(f'"{c}"' for c in cols)
+    conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
+    # Not raw.register(): inside a transaction DuckDB keeps an unregistered view's catalog
+    # entry, and the Arrow data it holds, until commit, so a long ingest kept every batch in
+    # memory. A relation's query() names the data for one statement.
+    try:
+        result = raw.from_arrow(data).query(
+            view, f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"{conflict}')
+        return int(result.fetchall()[0][0])
+    except duckdb.Error as exc:
+        raise DatabaseError(f"database error: {_first_line(exc)}") from None
+
+
+def _insert_in_batches(conn: sa.Connection, table: str, data: pa.Table,
+                       on_conflict_do_nothing: bool) -> int:
+    """Multi-row INSERTs (databases without an Arrow or COPY path: SQLite, PostgreSQL through
+    another driver)."""
+    target = metadata.tables[table]
+    stmt: Any = sa.insert(target)
+    if on_conflict_do_nothing:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(target).on_conflict_do_nothing()
+        else:
+            stmt = stmt.prefix_with("OR IGNORE")  # SQLite
+    inserted = 0
+    for batch in data.to_batches(FALLBACK_BATCH_ROWS):
+        result = conn.execute(stmt, batch.to_pylist())
+        inserted += result.rowcount if result.rowcount >= 0 else batch.num_rows
+    return inserted
 
 
 def _is_psycopg3(conn: sa.Connection) -> bool:
     return type(conn.connection.driver_connection).__module__.startswith("psycopg")
 
 
+# One function on purpose: the binary and CSV paths, the savepoint and the staging table share
+# one cursor and one error mapping, and each step was measured (bench/write_bench.py).
 def _copy_into_postgres(conn: sa.Connection, table: str, data: pa.Table,
                         on_conflict_do_nothing: bool) -> int:
     """Stream the rows in with COPY ... FROM STDIN, PostgreSQL's bulk-load path. COPY has no ON
