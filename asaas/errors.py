@@ -32,3 +32,7 @@ class SourceError(AsaasError):
 
 class NetworkError(AsaasError):
     """Something that needs the internet (the Hugging Face Hub) could not be reached."""
+
+
+class JobError(AsaasError):
+    """A job file that cannot be run as written."""

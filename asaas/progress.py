@@ -6,6 +6,8 @@ import sys
 import time
 from typing import TextIO
 
+from asaas.settings import DEFAULT_PROGRESS_EVERY_S
+
 
 def _duration(seconds: float) -> str:
     seconds = int(max(seconds, 0))
@@ -23,7 +25,7 @@ class Progress:
 
     def __init__(self, total: int, label: str, *, unit: str = "reviews",
                  stream: TextIO | None = None, live: bool | None = None,
-                 log_every_s: float = 30.0, enabled: bool = True) -> None:
+                 log_every_s: float = DEFAULT_PROGRESS_EVERY_S, enabled: bool = True) -> None:
         self.total, self.label, self.unit = total, label, unit
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live

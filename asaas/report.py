@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from asaas.errors import AsaasError
 from asaas.models.registry import model_names
+from asaas.settings import DEFAULT_DATASET
 from asaas.store import Store
 from asaas.store.sql import text_query
 
@@ -62,7 +63,7 @@ def _check_models(store: Store, models: Sequence[str]) -> None:
         raise AsaasError(f"unknown model {', '.join(unknown)} (models: {have})")
 
 
-def metrics_report(store: Store, *, split: str | None = "test", dataset: str = "imdb",
+def metrics_report(store: Store, *, split: str | None = "test", dataset: str = DEFAULT_DATASET,
                    models: Sequence[str] = (), latest: bool = False) -> Table:
     """Headline metrics per model version from the ``metrics`` view."""
     if models:
@@ -120,7 +121,7 @@ def comparisons_report(store: Store, metrics: Table) -> Table:
 
 
 def disagreements_report(store: Store, model_a: str, model_b: str, *, split: str | None = "test",
-                         dataset: str = "imdb", limit: int = 20, wrong_only: bool = False
+                         dataset: str = DEFAULT_DATASET, limit: int = 20, wrong_only: bool = False
                          ) -> tuple[Table, int]:
     """Reviews where two versions (NAME for the latest, or NAME:VERSION) disagree, and how many
     reviews both have scored (the disagreements are among those). An unknown model or version

@@ -15,8 +15,34 @@ DEFAULT_DB_FILE = "asaas.duckdb"
 #: Hugging Face Hub dataset that ``asaas ingest`` loads when no ``--source`` is given.
 DEFAULT_HF_DATASET = "stanfordnlp/imdb"
 
-#: Dataset name of ingested reviews when none is given (``--format steam``: "steam").
+#: Dataset name of ingested reviews when none is given (``--format steam``: "steam"), and the
+#: dataset that score, report and disagreements read when none is given (see DATASET_HELP).
 DEFAULT_DATASET = "imdb"
+
+# ``--dataset NAME`` (and a job step's ``dataset = "NAME"``) means one thing on every command
+# that reads reviews: only reviews of dataset NAME. What omitting it means follows from what the
+# command computes, and every --help says it in the same words (DATASET_HELP):
+# - score, report and disagreements work on one dataset at a time: a scoring run records one
+#   dataset, and an accuracy over IMDB and Steam reviews together would measure neither. They
+#   take DEFAULT_DATASET, as they always did (`asaas score --model finetuned` scores IMDB on a
+#   database that also holds SST-2 or Steam);
+# - events, alerts, responsiveness and effects work per product, and a product's reviews are in
+#   one dataset, so they take every dataset; timeline takes the one holding the product's
+#   reviews (and asks for --dataset when they are in several).
+# "Every dataset" for score and report would change what `asaas score` and `asaas report` do on
+# every database with a second dataset, and "imdb" for the product commands would find no
+# product; so the omitted case stays per kind of command, said once, here.
+DATASET_HELP = ("Only reviews of this dataset (e.g. imdb, steam). Omitted: imdb for score, "
+                "report and disagreements, which compare on one dataset; every dataset for the "
+                "product commands (timeline: the one holding the product's reviews).")
+
+#: The split that score, report and disagreements read when none is given.
+DEFAULT_SPLIT = "test"
+
+#: Seconds between progress lines when the output is not a terminal (cron logs, job runs): a
+#: terminal gets a live line instead. A job step may set ``progress_every_s`` (0: a line per
+#: chunk of work).
+DEFAULT_PROGRESS_EVERY_S = 60.0
 
 #: Longest review text ingest accepts, in characters (longer ones are rejected with a reason).
 DEFAULT_MAX_REVIEW_CHARS = 1_000_000

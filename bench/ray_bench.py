@@ -105,9 +105,10 @@ def run(store, name: str, model_dir: str, args, ray: RayOptions | None,
             half = (t, done)
     steady = ((args.reviews - half[1]) / (marks[-1][0] - half[0])
               if half and marks[-1][0] > half[0] else float("nan"))
-    probs = {r["review_id"]: r["prob_positive"] for r in store.query_arrow(
-        f"SELECT review_id, prob_positive FROM predictions WHERE model_version_id = {mv.id}"
-    ).to_pylist()}
+    with store.transaction() as conn:
+        probs = dict(conn.exec_driver_sql(
+            f"SELECT review_id, prob_positive FROM predictions WHERE model_version_id = {mv.id}"
+        ).fetchall())
     return {"seconds": round(seconds, 2), "end_to_end_per_s": round(args.reviews / seconds, 2),
             "cpu_s": round(cpu, 1), "cpu_ms_per_review": round(1000 * cpu / args.reviews, 1),
             "steady_per_s": round(steady, 2), "chunks": len(marks),

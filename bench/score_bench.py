@@ -26,7 +26,8 @@ import numpy as np
 
 from asaas.ingest import ingest
 from asaas.models.registry import Recipe, register_hf
-from asaas.scoring import ScoreOptions, score, select_pending
+from asaas.scoring import ScoreOptions, score
+from asaas.scoring.selection import iter_pages, selection_for
 from asaas.store import open_store
 
 from _models import SHARED, device_name, model_dir_for
@@ -60,9 +61,10 @@ def asaas_way(store, name: str, model_dir: str, n: int, device: str, quantize: s
                                            batch_tokens=batch_tokens, progress=False))
     seconds = time.perf_counter() - t0
     assert report.scored == n, report
-    rows = store.query_arrow(f"SELECT review_id, prob_positive FROM predictions "
-                             f"WHERE model_version_id = {mv.id}").to_pylist()
-    return {r["review_id"]: r["prob_positive"] for r in rows}, seconds
+    with store.transaction() as conn:
+        rows = conn.exec_driver_sql("SELECT review_id, prob_positive FROM predictions "
+                                    f"WHERE model_version_id = {mv.id}").fetchall()
+    return dict(rows), seconds
 
 
 def main() -> None:
@@ -86,9 +88,13 @@ def main() -> None:
         store = open_store(str(Path(tmp) / "bench.duckdb"))
         ingest(store, args.source, splits=["test"])
         mv_probe = register_hf(store, "probe", model_dir)
-        _, ids, texts = select_pending(store, mv_probe, ScoreOptions(limit=args.reviews))
-        truth = {r["id"]: r["label"] for r in store.query_arrow(
-            "SELECT id, label FROM reviews").to_pylist()}
+        # The reviews a run would score, in its order, all at once.
+        sel = selection_for(store, mv_probe, ScoreOptions(limit=args.reviews))
+        ids, texts = [], []
+        for page_ids, page_texts in iter_pages(store, sel, 1 << 20):
+            ids, texts = ids + page_ids, texts + page_texts
+        with store.transaction() as conn:
+            truth = dict(conn.exec_driver_sql("SELECT id, label FROM reviews").fetchall())
         labels = np.array([truth[i] for i in ids])
         results: dict[str, dict] = {}
 

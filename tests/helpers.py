@@ -49,3 +49,37 @@ def q(db, sql: str) -> list[tuple]:
                     for row in conn.execute(sa.text(sql))]
     finally:
         engine.dispose()
+
+
+def query_arrow(store, sql: str):
+    """Run a read query through ``store`` and return an Arrow table (NUMERIC as doubles on
+    PostgreSQL, as DuckDB gives them)."""
+    import pyarrow as pa
+    import sqlalchemy as sa
+
+    with store.transaction() as conn:
+        if store.is_duckdb:
+            relation = conn.connection.driver_connection.sql(sql)
+            # DuckDB 2 renamed fetch_arrow_table() to to_arrow_table().
+            fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+            return fetch()
+        result = conn.execute(sa.text(sql))
+        names = list(result.keys())
+        rows = result.fetchall()
+    return pa.table({n: [float(r[i]) if isinstance(r[i], Decimal) else r[i] for r in rows]
+                     for i, n in enumerate(names)})
+
+
+def select_pending(store, mv, options) -> tuple[int, list[int], list[str]]:
+    """(size of the selection, ids and texts of all its pending reviews), in hand-out order:
+    what a scoring run of ``mv`` would score, all at once (``asaas score`` streams pages)."""
+    from asaas.scoring import selection as sel_mod
+
+    sel = sel_mod.selection_for(store, mv, options)
+    total, _ = sel_mod.count(store, sel)
+    ids: list[int] = []
+    texts: list[str] = []
+    for page_ids, page_texts in sel_mod.iter_pages(store, sel, 1 << 20):
+        ids += page_ids
+        texts += page_texts
+    return total, ids, texts

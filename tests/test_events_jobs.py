@@ -65,8 +65,8 @@ def test_events_and_alerts_steps(tmp_path, db_path, capsys):
 
 @pytest.mark.parametrize("step, fragment", [
     ('kind = "alerts"\n', 'needs path = "FILE"'),
-    ('kind = "alerts"\npath = "a.md"\ntable = "bombs"\n', "has table 'bombs'"),
-    ('kind = "alerts"\npath = "a.md"\nformat = "html"\n', "has format 'html'"),
+    ('kind = "alerts"\npath = "a.md"\ntable = "bombs"\n', "table 'bombs' is not known"),
+    ('kind = "alerts"\npath = "a.md"\nformat = "html"\n', "format 'html' is not known"),
 ])
 def test_bad_alert_steps(tmp_path, db_path, capsys, step, fragment):
     job = _job(tmp_path, db_path, "[[steps]]\n" + step)

@@ -59,15 +59,20 @@ def job_setup(invoke, tmp_path, db_path, learnable_source, tiny_bert):
 
 
 SLOW_JOB = """
-import functools, sys, time
+import dataclasses, sys, time
 import asaas.scoring as scoring
+import asaas.scoring.engine as engine
 from asaas.jobs import run_job
 real = scoring.HFScorer.run
 def slow(self, enc):
     time.sleep(0.25)
     return real(self, enc)
 scoring.HFScorer.run = slow
-scoring.ScoreOptions = functools.partial(scoring.ScoreOptions, chunk_size=5, commit_every_s=0.0)
+real_score = engine._score
+def small_commits(store, mv, options, **kw):  # every chunk of 5 committed as it is scored
+    return real_score(store, mv, dataclasses.replace(options, chunk_size=5, commit_every_s=0.0),
+                      **kw)
+engine._score = small_commits
 sys.exit(run_job(sys.argv[1]))
 """
 

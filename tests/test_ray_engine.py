@@ -211,7 +211,8 @@ def test_bad_options_are_one_line_errors(ray_cluster, invoke, learnable_source, 
     line = _err(invoke("score", "--model", "tfidf-lr", "--engine", "ray", "--gpus-per-worker",
                        "1", "--quiet"))
     assert "runs on CPU" in line
-    for body, fragment in (('engine = "spark"', "has engine 'spark'; use \"local\" or \"ray\""),
+    for body, fragment in (('engine = "spark"', "engine 'spark' is not known; use \"local\" or "
+                                                "\"ray\""),
                            ('engine = "ray"\nworkers = 0', "workers = 0 must be a whole number"),
                            ('engine = "ray"\ngpus_per_worker = "one"', "gpus_per_worker = 'one'")):
         job = tmp_path / "bad.toml"

@@ -16,12 +16,13 @@ import pytest
 import torch
 
 from asaas.models.registry import Recipe, register_hf
-from asaas.scoring import HFScorer, ScoreOptions, score, select_pending
+from asaas.scoring import HFScorer, ScoreOptions, score
 from asaas.store import open_store
 from tests.tiny_models import build_tiny_classifier
 from tests.helpers import err as _err
 from tests.helpers import ok as _ok
 from tests.helpers import q as _q
+from tests.helpers import select_pending
 
 
 def _reference_probs(model_dir, texts, max_length):

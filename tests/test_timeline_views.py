@@ -13,6 +13,7 @@ from scipy import stats
 
 from asaas.store import open_store
 from tests import timeline_data as td
+from tests.helpers import query_arrow
 
 TOL = 1e-9
 Z = stats.norm.ppf(0.975)
@@ -44,7 +45,7 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
 
 
 def _rows(store, sql: str) -> list[dict]:
-    return store.query_arrow(sql).to_pylist()
+    return query_arrow(store, sql).to_pylist()
 
 
 def _groups(d: td.Seeded):

@@ -16,6 +16,7 @@ from sklearn.metrics import (accuracy_score, average_precision_score, balanced_a
 
 from asaas.store import open_store
 from asaas.views import install_views, view_names
+from tests.helpers import query_arrow
 
 TOL = 1e-9
 
@@ -73,7 +74,7 @@ def _random_sets(count: int, seed: int = 0):
 
 
 def _metrics(store):
-    rows = store.query_arrow("SELECT * FROM metrics ORDER BY model_version_id").to_pylist()
+    rows = query_arrow(store, "SELECT * FROM metrics ORDER BY model_version_id").to_pylist()
     return {r["model_version_id"]: r for r in rows}
 
 
@@ -133,13 +134,13 @@ def test_roc_and_pr_curves_match_scikit_learn(store):
     sets = _random_sets(5, seed=1)
     _seed_predictions(store, sets)
     for k, (y, s) in enumerate(sets, start=1):
-        pts = store.query_arrow(f"SELECT fpr, tpr FROM roc_curve WHERE model_version_id = {k} "
-                                "ORDER BY threshold DESC").to_pydict()
+        pts = query_arrow(store, f"SELECT fpr, tpr FROM roc_curve WHERE model_version_id = {k} "
+                                 "ORDER BY threshold DESC").to_pydict()
         fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
         assert np.allclose(pts["fpr"], fpr[1:], atol=TOL)
         assert np.allclose(pts["tpr"], tpr[1:], atol=TOL)
-        pr = store.query_arrow(f"SELECT precision, recall FROM pr_curve "
-                               f"WHERE model_version_id = {k} ORDER BY threshold").to_pydict()
+        pr = query_arrow(store, f"SELECT precision, recall FROM pr_curve "
+                                f"WHERE model_version_id = {k} ORDER BY threshold").to_pydict()
         precision, recall, _ = precision_recall_curve(y, s, drop_intermediate=False)
         assert np.allclose(pr["precision"], precision[:-1], atol=TOL)
         assert np.allclose(pr["recall"], recall[:-1], atol=TOL)
@@ -148,8 +149,8 @@ def test_roc_and_pr_curves_match_scikit_learn(store):
 def test_slices_by_length_and_truncation(store):
     sets = _random_sets(3, seed=2)
     _seed_predictions(store, sets)
-    rows = store.query_arrow("SELECT * FROM metrics_by_slice WHERE model_version_id = 1"
-                             ).to_pylist()
+    rows = query_arrow(store, "SELECT * FROM metrics_by_slice WHERE model_version_id = 1"
+                              ).to_pylist()
     y, s = sets[0]
     n = len(y)
     lengths = np.resize([10, 600, 1500, 2500, 5000], n)
@@ -188,16 +189,16 @@ def test_mcnemar_matches_chi_square(store):
             "model_version_id": pa.array(np.full(n, 2)), "scoring_run_id": pa.array(np.full(n, 2)),
             "label": pa.array((s2 >= 0.5).astype(np.int16)), "prob_positive": pa.array(s2),
             "n_tokens": pa.array(np.full(n, 5, np.int32)), "truncated": pa.array([False] * n)}))
-    row = store.query_arrow("SELECT * FROM mcnemar").to_pylist()[0]
+    row = query_arrow(store, "SELECT * FROM mcnemar").to_pylist()[0]
     right1, right2 = (s1 >= 0.5) == y, (s2 >= 0.5) == y
     b, c = int((right1 & ~right2).sum()), int((~right1 & right2).sum())
     assert (row["b"], row["c"], row["n_shared"]) == (b, c, n)
     stat = (abs(b - c) - 1) ** 2 / (b + c)
     assert row["statistic"] == pytest.approx(stat, abs=TOL)
     assert row["p_value"] == pytest.approx(stats.chi2.sf(stat, 1), rel=1e-6)
-    latest = store.query_arrow("SELECT model_label FROM latest_metrics").to_pylist()
+    latest = query_arrow(store, "SELECT model_label FROM latest_metrics").to_pylist()
     assert latest == [{"model_label": "m1 v2"}]
-    dis = store.query_arrow("SELECT * FROM disagreements WHERE version_a = 1").to_pylist()
+    dis = query_arrow(store, "SELECT * FROM disagreements WHERE version_a = 1").to_pylist()
     assert len(dis) == int(((s1 >= 0.5) != (s2 >= 0.5)).sum())
     for d in dis:
         assert d["right_model"] == ("m1 v1" if d["label_a"] == d["y_true"] else "m1 v2")
@@ -211,8 +212,8 @@ def test_degenerate_auc_is_null_with_reason(store, case, y, s, reason):
     _seed_predictions(store, [(np.array(y), np.array(s))])
     m = _metrics(store)[1]
     assert m["roc_auc"] is None and m["roc_auc_ci_low"] is None
-    row = store.query_arrow("SELECT roc_auc_reason FROM roc_auc_by_slice "
-                            "WHERE slice_kind = 'all'").to_pylist()[0]
+    row = query_arrow(store, "SELECT roc_auc_reason FROM roc_auc_by_slice "
+                             "WHERE slice_kind = 'all'").to_pylist()[0]
     assert reason in row["roc_auc_reason"]
 
 
@@ -243,7 +244,7 @@ def test_views_install_is_idempotent_and_queryable_with_plain_duckdb(db_path):
 
     store = open_store(str(db_path))
     _seed_predictions(store, _random_sets(2, seed=3))
-    counts = {name: store.query_arrow(f"SELECT count(*) AS n FROM {name}").to_pylist()[0]["n"]
+    counts = {name: query_arrow(store, f"SELECT count(*) AS n FROM {name}").to_pylist()[0]["n"]
               for name in view_names()}
     install_views(store)
     install_views(store)

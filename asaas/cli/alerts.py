@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from asaas.cli.base import cli, db_option, fail_cleanly, format_option, open_db
-from asaas.cli.events import dataset_option, source_option
+from asaas.cli.base import cli, dataset_option, db_option, fail_cleanly, format_option, open_db
+from asaas.cli.events import source_option
 
 #: (option, AlertRule field, type, help); defaults come from AlertRule itself.
 _RULE_OPTIONS = (

@@ -15,7 +15,7 @@ import click
 
 from asaas import __version__
 from asaas.errors import AsaasError
-from asaas.settings import Settings
+from asaas.settings import DATASET_HELP, Settings
 
 
 def fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,6 +46,11 @@ def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "[env ASAAS_DB; default ./asaas.duckdb].",
     )(func)
 
+
+def dataset_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--dataset NAME`` on every command that reads reviews: one meaning and the same help
+    everywhere (settings.DATASET_HELP). Omitted, the command's options decide (None here)."""
+    return click.option("--dataset", default=None, metavar="NAME", help=DATASET_HELP)(func)
 
 
 def open_db(db_url: str | None, *, check_schema: bool = True, read_only: bool = False) -> Any:

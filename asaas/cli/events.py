@@ -6,7 +6,7 @@ import json
 
 import click
 
-from asaas.cli.base import cli, db_option, fail_cleanly, format_option, open_db
+from asaas.cli.base import cli, dataset_option, db_option, fail_cleanly, format_option, open_db
 
 
 def source_option(func):
@@ -15,11 +15,6 @@ def source_option(func):
         "--source", default="labels", show_default=True, metavar="labels|MODEL[:VERSION]",
         help="Count negatives from the reviews' own labels (Steam: the recommend flag) or from a "
              "model version's predictions (latest version when none is given).")(func)
-
-
-def dataset_option(func):
-    return click.option("--dataset", default=None, metavar="NAME",
-                        help="Only reviews of this dataset (default: every dataset).")(func)
 
 
 @cli.group()

@@ -9,7 +9,8 @@ from asaas.cli.base import cli, db_option, fail_cleanly
 
 @cli.group()
 def job() -> None:
-    """Run job files (ingest, score, views, report steps) unattended, e.g. from cron."""
+    """Run job files (ingest, score, views, report, events and alerts steps) unattended, e.g.
+    from cron."""
 
 
 @job.command("run")

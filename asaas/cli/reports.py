@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from asaas.cli.base import cli, db_option, fail_cleanly, format_option, open_db
+from asaas.cli.base import cli, dataset_option, db_option, fail_cleanly, format_option, open_db
+from asaas.settings import DEFAULT_SPLIT
 
 
 @cli.group()
@@ -29,8 +32,8 @@ COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "acc
 
 
 @cli.command()
-@click.option("--split", default="test", show_default=True, help="Split to report, or all.")
-@click.option("--dataset", default="imdb", show_default=True, help="Dataset to report.")
+@click.option("--split", default=None, help=f"Split to report, or all [default: {DEFAULT_SPLIT}].")
+@dataset_option
 @click.option("--model", "models", multiple=True, metavar="NAME",
               help="Only these models (repeatable). Default: every model.")
 @click.option("--latest", is_flag=True, help="Only the latest version of each model.")
@@ -41,17 +44,20 @@ COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "acc
 @format_option
 @db_option
 @fail_cleanly
-def report(split: str, dataset: str, models: tuple[str, ...], latest: bool, full: bool,
-           html_path: str | None, fmt: str, db_url: str | None) -> None:
+def report(full: bool, html_path: str | None, fmt: str, db_url: str | None,
+           **flags: Any) -> None:
     """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views."""
+    from asaas.options import ReportOptions
     from asaas.report import comparisons_report, format_table, metrics_report, with_notes
 
+    options = ReportOptions.from_values(flags, "cli")  # as a job's report step builds them
     store = open_db(db_url, read_only=True)
-    table = metrics_report(store, split=split, dataset=dataset, models=models, latest=latest)
+    table = metrics_report(store, **options.query())
     if html_path:  # first, so that a report that cannot be drawn fails before printing
         from asaas.html_report import write_html_report
 
-        write_html_report(store, html_path, with_notes(table), split=split, dataset=dataset)
+        write_html_report(store, html_path, with_notes(table), split=options.split,
+                          dataset=options.dataset)
     if not table.rows:
         click.echo("no predictions on labelled reviews yet: run `asaas score --model NAME`")
     elif fmt in ("table", "markdown"):
@@ -71,22 +77,25 @@ def report(split: str, dataset: str, models: tuple[str, ...], latest: bool, full
 @cli.command()
 @click.argument("model_a")
 @click.argument("model_b")
-@click.option("--split", default="test", show_default=True, help="Split, or all.")
-@click.option("--dataset", default="imdb", show_default=True, help="Dataset.")
-@click.option("--limit", type=int, default=20, show_default=True,
-              help="Most reviews to show, the most confident disagreements first.")
+@click.option("--split", default=None, help=f"Split, or all [default: {DEFAULT_SPLIT}].")
+@dataset_option
+@click.option("--limit", type=int, default=None,
+              help="Most reviews to show, the most confident disagreements first [default: 20].")
 @click.option("--wrong-only", is_flag=True, help="Only reviews MODEL_A got wrong.")
 @format_option
 @db_option
 @fail_cleanly
-def disagreements(model_a: str, model_b: str, split: str, dataset: str, limit: int,
-                  wrong_only: bool, fmt: str, db_url: str | None) -> None:
+def disagreements(model_a: str, model_b: str, fmt: str, db_url: str | None,
+                  **flags: Any) -> None:
     """Reviews on which two models disagree (NAME or NAME:VERSION; latest by default)."""
+    from asaas.options import DisagreementsOptions
     from asaas.report import disagreements_report, format_table
 
+    options = DisagreementsOptions.from_values(flags, "cli")
+    split, dataset = options.split, options.dataset
     store = open_db(db_url, read_only=True)
     table, shared = disagreements_report(store, model_a, model_b, split=split, dataset=dataset,
-                                         limit=limit, wrong_only=wrong_only)
+                                         limit=options.limit, wrong_only=options.wrong_only)
     where = f"{dataset}/{split}" if split != "all" else dataset
     summary = f"{model_a} and {model_b}: compared on the {shared:,} {where} reviews both scored"
     if not shared:

@@ -2,40 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from asaas.cli.base import cli, db_option, fail_cleanly, open_db, split_list
+from asaas.cli.base import cli, dataset_option, db_option, fail_cleanly, open_db
+from asaas.settings import DEFAULT_PROGRESS_EVERY_S, DEFAULT_SPLIT
 
 
-def _version(value: str) -> int | None:
-    if value == "latest":
-        return None
+def _version(_ctx: click.Context, _param: click.Parameter, value: str) -> int | None:
+    """``--version N`` or ``latest``, read as the registry reads NAME:VERSION."""
+    from asaas.errors import AsaasError
+    from asaas.models.registry import parse_ref
+
     try:
-        number = int(value)
-    except ValueError:
-        raise click.BadParameter("use a version number or 'latest'") from None
-    if number < 1:
-        raise click.BadParameter("versions start at 1")
-    return number
+        return parse_ref(f"model:{value}")[1]
+    except AsaasError:
+        raise click.BadParameter("use a version number (from 1) or 'latest'") from None
 
 
 @cli.command()
 @click.option("--model", "model_name", required=True, metavar="NAME",
               help="Registered model name (see `asaas models list`); `pretrained` registers the "
               "default Hub model on first use.")
-@click.option("--version", "version", default="latest", show_default=True,
+@click.option("--version", "version", default="latest", show_default=True, callback=_version,
               help="Model version number, or latest.")
-@click.option("--split", "splits", multiple=True, default=("test",), show_default=True,
-              help="Splits to score (repeat or comma-separate), or all.")
-@click.option("--dataset", default="imdb", show_default=True, help="Dataset to score.")
+@click.option("--split", "splits", multiple=True,
+              help=f"Splits to score (repeat or comma-separate), or all "
+              f"[default: {DEFAULT_SPLIT}].")
+@dataset_option
 @click.option("--limit", type=int, default=None,
               help="Score only the first N reviews of the selection, in a fixed pseudo-random "
               "order shared by all models.")
 @click.option("--max-reviews", type=int, default=None,
               help="Score at most N reviews in this run (in the same fixed order); a later run "
               "continues. For bounded cron runs.")
-@click.option("--device", default="auto", show_default=True,
-              type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
+@click.option("--device", default=None, type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where the model runs [default: auto].")
 @click.option("--batch-tokens", type=int, default=None,
               help="Token budget per batch (padded tokens) [default: 2048 on CPU, 65536 on CUDA].")
 @click.option("--language", "languages", multiple=True, metavar="LANG",
@@ -57,10 +60,10 @@ def _version(value: str) -> int | None:
 @click.option("--batch-size", type=int, default=None,
               help="Reviews per step: what the local engine tokenises and scores at once, and "
               "the shard each Ray worker scores per call [default: 512 on CPU, 4096 on CUDA].")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
-              show_default=True,
+@click.option("--engine", type=click.Choice(["local", "ray"]), default=None,
               help="local: this process; ray: Ray Data actors, one model copy each (needs "
-              "`pip install \"asaas[ray]\"`). Both store the same predictions and resume.")
+              "`pip install \"asaas[ray]\"`). Both store the same predictions and resume "
+              "[default: local].")
 @click.option("--address", default=None, metavar="ADDR",
               help="Ray cluster to use: auto, HOST:PORT or ray://HOST:PORT [default: "
               "RAY_ADDRESS, else a new local Ray instance sized to --workers]. --engine ray.")
@@ -71,52 +74,29 @@ def _version(value: str) -> int | None:
               help="GPUs each Ray actor reserves (0.5 puts two actors on a GPU); the actors then "
               "score on CUDA [default: 0, CPU]. --engine ray.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--progress-every", "progress_every_s", type=float, default=None, metavar="SECONDS",
+              help="Seconds between progress lines when the output is not a terminal (cron, a "
+              f"log file; 0: a line per chunk) [default: {DEFAULT_PROGRESS_EVERY_S:g}].")
 @db_option
 @fail_cleanly
-def score(model_name: str, version: str, splits: tuple[str, ...], dataset: str,
-          limit: int | None, max_reviews: int | None, device: str, batch_tokens: int | None,
-          languages: tuple[str, ...], max_length: int | None, truncation: str | None,
-          quantize: str | None, threads: int | None, batch_size: int | None, engine: str,
-          address: str | None, workers: int | None, gpus_per_worker: float | None, quiet: bool,
-          db_url: str | None) -> None:
+def score(model_name: str, version: int | None, db_url: str | None, **flags: Any) -> None:
     """Score reviews with a model version and store one prediction per review."""
-    from asaas.errors import ConfigError
     from asaas.models.registry import resolve_for_scoring
-    from asaas.scoring import ScoreOptions
-    from asaas.scoring import score as run_score
+    from asaas.scoring import ScoreRun, run_score
 
-    if batch_size is not None and batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1 (got {batch_size})")
-    ray_flags = [flag for flag, value in (("--address", address), ("--workers", workers),
-                                          ("--gpus-per-worker", gpus_per_worker))
-                 if value is not None]
-    if engine == "local" and ray_flags:
-        raise ConfigError(f"{', '.join(ray_flags)} {'is' if len(ray_flags) == 1 else 'are'} for "
-                          "the Ray engine: add --engine ray")
-    selected = split_list(splits)
-    options = ScoreOptions(
-        dataset=dataset, splits=None if selected == ["all"] else selected, limit=limit,
-        max_reviews=max_reviews,
-        device=device, batch_tokens=batch_tokens, languages=split_list(languages),
-        max_length=max_length, truncation=truncation, quantize=quantize, threads=threads,
-        chunk_size=batch_size, progress=not quiet)
-    options.check()  # impossible numbers are refused before the database or a model is opened
+    # Impossible values are refused before the database or a model is opened; a job's score
+    # step builds its ScoreRun by the same function.
+    run = ScoreRun.from_values(flags, "cli")
     store = open_db(db_url)
-    mv = resolve_for_scoring(store, model_name, _version(version))
-    if engine == "ray":
-        from asaas.scoring.ray_engine import RayOptions, score_ray
-
-        report = score_ray(store, mv, options, RayOptions(
-            address=address, workers=workers, gpus_per_worker=gpus_per_worker or 0.0))
-    else:
-        report = run_score(store, mv, options)
+    mv = resolve_for_scoring(store, model_name, version)
+    report = run_score(store, mv, run)
     if report.run_id is None:
         click.echo(f"nothing to score: all {report.selected:,} selected reviews already have "
                    f"predictions from {mv.label}")
         return
     click.echo(
         f"scored {report.scored:,} reviews with {mv.label} ({report.recipe}) on {report.device}"
-        + (f" with {report.workers} Ray workers" if engine == "ray" else "") + " in "
+        + (f" with {report.workers} Ray workers" if run.engine == "ray" else "") + " in "
         f"{report.seconds:.1f} s ({report.rate:,.1f} reviews/s); {report.truncated:,} truncated, "
         f"{report.failed:,} failed, {report.already_done:,} already done (run {report.run_id})"
         + (f"; {report.left:,} left for a later run" if report.left else ""))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from asaas.cli.base import cli, db_option, fail_cleanly, format_option, open_db
+from asaas.cli.base import cli, dataset_option, db_option, fail_cleanly, format_option, open_db
 
 COMPACT = ("product", "period_start", "model", "n_reviews", "n_labelled",
            "observed_negative_share", "predicted_negative_share", "corrected_negative_share",
@@ -20,9 +20,7 @@ COMPACT = ("product", "period_start", "model", "n_reviews", "n_labelled",
 @click.option("--model", "models", multiple=True, metavar="NAME[:VERSION]",
               help="Model versions to show (repeatable; latest version when none given). "
                    "Default: the latest version of every model that scored the reviews.")
-@click.option("--dataset", default=None, metavar="NAME",
-              help="Dataset of the reviews (e.g. steam). Default: the one dataset holding the "
-                   "product's reviews.")
+@dataset_option
 @click.option("--language", default="all", show_default=True,
               help="Only reviews in this language (as the source names it, e.g. english); the "
                    "corrected share then uses that language's error rates.")

@@ -28,13 +28,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from asaas.models.registry import ModelVersion
-from asaas.progress import Progress
 from asaas.scoring import selection as sel_mod
-from asaas.scoring.options import DEFAULT_CHUNK, PAGE_ROWS, ScoreOptions, ScoreReport
-from asaas.scoring.runs import finish_run, recorded, start_run
+from asaas.scoring.options import DEFAULT_CHUNK, PAGE_ROWS, ScoreOptions, ScoreReport, ScoreRun
+from asaas.scoring.runs import plan_run, recorded
 from asaas.scoring.scorers import Scorer, check_device, load_scorer
 from asaas.scoring.writer import BufferedWriter, PredictionWriter
 from asaas.store import Store
+from asaas.store.store import database_errors
 
 
 @dataclass
@@ -91,10 +91,11 @@ class ClaimSource:
         if most < 1:
             return None
         while True:
-            conn = self.store.engine.connect()
-            trans = conn.begin()
+            # Through the store: its retry while busy and its one-line errors.
+            conn, trans = self.store.begin()
             try:
-                rows = sel_mod.claim_chunk(conn, self.sel, min(self.step, most), self.after)
+                with database_errors():
+                    rows = sel_mod.claim_chunk(conn, self.sel, min(self.step, most), self.after)
             except BaseException:
                 trans.rollback()
                 conn.close()
@@ -133,8 +134,9 @@ class ClaimSink:
 
     def add(self, work: Work, scored: Any) -> None:
         try:
-            self.writer.write(work.conn, [(work.ids, scored)])
-            work.trans.commit()
+            with database_errors():
+                self.writer.write(work.conn, [(work.ids, scored)])
+                work.trans.commit()
         except BaseException:
             work.trans.rollback()
             raise
@@ -187,57 +189,52 @@ def score(
         return _score(store, mv, options, job_run_id=job_run_id, on_chunk=on_chunk)
 
 
+def run_score(store: Store, mv: ModelVersion, run: ScoreRun, *,
+              job_run_id: int | None = None) -> ScoreReport:
+    """Score with the engine ``run`` names (``asaas score`` and a job's score step)."""
+    if run.engine == "ray":  # the same predictions, in Ray actors
+        from asaas.scoring.ray_engine import score_ray
+
+        return score_ray(store, mv, run.options, run.ray, job_run_id=job_run_id)
+    return score(store, mv, run.options, job_run_id=job_run_id)
+
+
+# The scoring loop stays in one piece, as measured: the helper thread reads and prepares chunk
+# k+1 while the model runs chunk k, and a claimed chunk's transaction is handed from the one to
+# the other; split up, the hand-over and its clean-up on failure would be harder to follow.
 def _score(store: Store, mv: ModelVersion, options: ScoreOptions | None, *,
            job_run_id: int | None, on_chunk: Callable[[int], None] | None) -> ScoreReport:
     options = options or ScoreOptions()
     options.check()
     check_device(mv, options.device)  # refused even when nothing is pending
-    sel_mod.check_selection(store, options)
-    sel = sel_mod.selection_for(store, mv, options)
-    total, pending_all = sel_mod.count(store, sel)
-    pending = min(pending_all, options.max_reviews or pending_all)
-    if not pending:
-        return ScoreReport(mv.name, mv.version, None, total, total - pending_all, 0, 0, 0, "-",
-                           0.0, mv.recipe.describe())
+    plan = plan_run(store, mv, options)
+    if not plan.pending:
+        return plan.empty_report()
 
     scorer = load_scorer(mv, options)
-    recipe = mv.recipe
     t0 = time.perf_counter()
     step = options.chunk_size or DEFAULT_CHUNK["cuda" if scorer.device.startswith("cuda")
                                                else "cpu"]
     claims = store.dialect == "postgresql"
-    settings = {
-        "engine": "local", "batch_tokens": getattr(scorer, "batch_tokens", None),
-        "recipe": recipe.describe(), "max_length": recipe.max_length,
-        "truncation": recipe.truncation, "quantize": recipe.quantize,
-        "selection": sel.describe(), "chunk_size": step, "threads": options.threads,
-        "claims": claims,
-    }
-    run_id = start_run(store, mv.id, dataset=options.dataset, splits=options.splits,
-                       device=scorer.device, settings=settings, job_run_id=job_run_id)
-    writer = PredictionWriter(store, mv.id, run_id)
+    run = plan.start(device=scorer.device, job_run_id=job_run_id, t0=t0, settings=plan.settings(
+        "local", chunk_size=step, threads=options.threads, claims=claims,
+        batch_tokens=getattr(scorer, "batch_tokens", None)))
     source: PagedSource | ClaimSource = (ClaimSource if claims else PagedSource)(
-        store, sel, scorer, step)
-    sink = ClaimSink(writer, source) if isinstance(source, ClaimSource) else \
-        BufferSink(writer, options)
-    progress = Progress(pending, f"score {mv.label}", enabled=options.progress,
-                        log_every_s=options.progress_every_s)
-    budget = pending
-    with recorded(store, run_id, progress, sink.flush):
+        store, plan.selection, scorer, step)
+    sink = ClaimSink(run.writer, source) if isinstance(source, ClaimSource) else \
+        BufferSink(run.writer, options)
+    budget = plan.pending
+    with recorded(store, run.run_id, run.progress, sink.flush):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="asaas-prepare") as pool:
             try:
                 for work in _prefetched(pool, source, lambda: budget):
                     scored = scorer.run(work.prepared)
                     budget -= len(work.ids)
                     sink.add(work, scored)
-                    progress.update(len(work.ids))
+                    run.progress.update(len(work.ids))
                     if on_chunk:
                         on_chunk(len(work.ids))
             finally:
                 pool.shutdown(wait=True)  # the helper may still hold a claim: wait, then close
                 source.close()
-    seconds = time.perf_counter() - t0
-    finish_run(store, run_id, "succeeded")
-    return ScoreReport(mv.name, mv.version, run_id, total, total - pending_all, writer.scored,
-                       writer.failed, writer.truncated, scorer.device, seconds,
-                       recipe.describe(), left=max(0, pending_all - pending))
+    return run.finish()

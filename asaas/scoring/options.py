@@ -1,13 +1,18 @@
-"""What a scoring run can be told, what it reports, and the recipe it scores with."""
+"""What a scoring run can be told (for either engine), what it reports, and the recipe it scores
+with."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from asaas.errors import ConfigError
 from asaas.models.registry import ModelVersion, Recipe, check_recipe
+from asaas.options import Options, option, option_name
+from asaas.settings import DEFAULT_DATASET, DEFAULT_PROGRESS_EVERY_S, DEFAULT_SPLIT
 
 # CPU: small batches stay in cache (measured on the dev box with MiniLM-L6: 2048 tokens gave
 # 16.8 reviews/s, 8192 gave 12.6); GPU: large batches keep the device busy.
@@ -25,45 +30,87 @@ DEFAULT_LANGUAGES = ("english", "en")
 
 
 @dataclass
-class ScoreOptions:
-    """Everything ``asaas score`` can be told; defaults are what a user gets without flags.
+class ScoreOptions(Options):
+    """What reviews a run scores and how: everything ``asaas score`` and a job's score step can
+    be told (their flags and keys, see asaas.options); defaults are what a user gets without.
 
     ``max_length``, ``truncation`` and ``quantize`` default to the version's recipe (None);
     a different explicit value is refused (see ``effective_recipe``). ``languages`` defaults to
     the languages the version was trained on (None); ``["all"]`` scores every language.
+    ``splits``: None or ``["all"]`` for every split.
     """
 
-    dataset: str = "imdb"
-    splits: list[str] | None = field(default_factory=lambda: ["test"])  # None: every split
-    languages: list[str] | None = None
-    limit: int | None = None
-    max_reviews: int | None = None  # score at most this many in this run; the rest wait
-    device: str = "auto"
-    batch_tokens: int | None = None
-    max_length: int | None = None
-    truncation: str | None = None
-    quantize: str | None = None  # None: the recipe's | "none" | "int8"
-    threads: int | None = None
-    chunk_size: int | None = None  # reviews per step [default: DEFAULT_CHUNK by device]
+    dataset: str = option(DEFAULT_DATASET)
+    splits: list[str] | None = option(default_factory=lambda: [DEFAULT_SPLIT], flag="--split",
+                                      commas=True, example='["test"]')
+    languages: list[str] | None = option(None, flag="--language", commas=True,
+                                         example='["english"]')
+    limit: int | None = option(None, low=1)
+    max_reviews: int | None = option(None, low=1)  # at most this many now; the rest wait
+    device: str = option("auto", choices=("auto", "cpu", "cuda"))
+    batch_tokens: int | None = option(None, low=8)  # [default: DEFAULT_BATCH_TOKENS by device]
+    max_length: int | None = option(None, low=8)
+    truncation: str | None = option(None, choices=("head", "head+tail"))
+    quantize: str | None = option(None, choices=("none", "int8"))  # None: the recipe's
+    threads: int | None = option(None, low=1)
+    #: Reviews per step (``--batch-size``) [default: DEFAULT_CHUNK by device].
+    chunk_size: int | None = option(None, key="batch_size", low=1)
     # Commit every few seconds or this many rows: each DuckDB commit reopens and checkpoints the
     # file (~70 ms here), so 32k-row commits keep writes above 200k rows/s (bench/write_bench.py)
     # while a kill loses at most a few seconds of work.
-    commit_every_s: float = 5.0
-    commit_rows: int = 32768
-    progress: bool = True
-    progress_every_s: float = 30.0  # log-line interval when not on a terminal (cron)
+    commit_every_s: float = option(5.0, low=0.0, internal=True)
+    commit_rows: int = option(32768, low=1, internal=True)
+    progress: bool = option(True, internal=True)  # the command line's --quiet turns it off
+    progress_every_s: float = option(DEFAULT_PROGRESS_EVERY_S, flag="--progress-every", low=0.0,
+                                     unit="seconds")
 
-    def check(self) -> None:
-        """Refuse impossible values before anything is loaded or written."""
-        bounds = (("--limit", self.limit, 1), ("--max-reviews", self.max_reviews, 1),
-                  ("--batch-tokens", self.batch_tokens, 8),
-                  ("--threads", self.threads, 1), ("--chunk-size", self.chunk_size, 1),
-                  ("--max-length", self.max_length, 8))
-        for name, value, low in bounds:
-            if value is not None and value < low:
-                raise ConfigError(f"{name} must be at least {low} (got {value})")
-        if self.commit_rows < 1 or self.commit_every_s < 0:
-            raise ConfigError("commit_rows must be at least 1 and commit_every_s not negative")
+    def __post_init__(self) -> None:
+        if self.splits == ["all"]:
+            self.splits = None
+
+
+@dataclass
+class RayOptions(Options):
+    """Where and how wide the Ray engine runs (the rest is ``ScoreOptions``, as for the local
+    engine; its ``threads`` is the CPUs each actor reserves and the torch threads it uses)."""
+
+    address: str | None = option(None)  # None: RAY_ADDRESS if set, else a new local instance
+    workers: int | None = option(None, low=1)  # None: one per GPU share, else per CPU share
+    gpus_per_worker: float = option(0.0, low=0.0, unit="GPUs")
+    ship_artifact: bool | None = option(None, internal=True)  # None: with several nodes
+
+    def check(self, style: str = "cli") -> None:
+        """Refuse impossible values before Ray starts."""
+        super().check(style)
+        if self.address is not None and not self.address.strip():
+            raise ConfigError(f"{option_name('address', style)} is empty; use auto, HOST:PORT "
+                              "or ray://HOST:PORT")
+
+
+#: Options only the Ray engine reads.
+RAY_KEYS = ("address", "workers", "gpus_per_worker")
+
+
+@dataclass
+class ScoreRun(Options):
+    """One ``asaas score`` (or job score step) for a model version: the engine and its options.
+    ``run_score`` (asaas.scoring.engine) runs it."""
+
+    engine: str = option("local", choices=("local", "ray"))
+    quiet: bool = option(False)  # no progress output
+    options: ScoreOptions = field(default_factory=ScoreOptions)
+    ray: RayOptions = field(default_factory=RayOptions)
+
+    def __post_init__(self) -> None:
+        if self.quiet:
+            self.options.progress = False
+
+    def check_given(self, values: Mapping[str, Any], style: str) -> None:
+        given = [option_name(k, style) for k in RAY_KEYS if values.get(k) is not None]
+        if self.engine == "local" and given:
+            fix = "--engine ray" if style == "cli" else 'engine = "ray"'
+            raise ConfigError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
+                              f"the Ray engine: add {fix}")
 
 
 @dataclass

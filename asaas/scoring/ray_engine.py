@@ -50,12 +50,12 @@ import pyarrow as pa
 from asaas import errors as errors_mod
 from asaas.errors import AsaasError, ConfigError
 from asaas.models.registry import ModelVersion
-from asaas.progress import Progress
 from asaas.scoring import selection as sel_mod
-from asaas.scoring.options import (DEFAULT_CHUNK, PAGE_ROWS, ScoreOptions, ScoreReport, Scored,
-                                   effective_recipe)
-from asaas.scoring.runs import finish_run, recorded, start_run
+from asaas.scoring.options import (DEFAULT_CHUNK, PAGE_ROWS, RayOptions, ScoreOptions,
+                                   ScoreReport, Scored, effective_recipe)
+from asaas.scoring.runs import Run, RunPlan, plan_run, recorded
 from asaas.scoring.scorers import load_scorer
+from asaas.scoring.writer import BufferedWriter
 from asaas.store import Store
 
 log = logging.getLogger(__name__)
@@ -73,27 +73,6 @@ _RESULT_SCHEMA = pa.schema([
     ("review_id", pa.int64()), ("prob_positive", pa.float64()), ("n_tokens", pa.int32()),
     ("truncated", pa.bool_()), ("error", pa.string()), ("fatal", pa.string()),
 ])
-
-
-@dataclass
-class RayOptions:
-    """Where and how wide the Ray engine runs (the rest is ``ScoreOptions``, as for the local
-    engine; its ``threads`` is the CPUs each actor reserves and the torch threads it uses)."""
-
-    address: str | None = None  # None: RAY_ADDRESS if set, else a new local instance
-    workers: int | None = None  # None: one per --gpus-per-worker GPUs, else one per CPU share
-    gpus_per_worker: float = 0.0
-    ship_artifact: bool | None = None  # None: when the cluster has more than one node
-
-    def check(self) -> None:
-        """Refuse impossible values before Ray starts."""
-        if self.workers is not None and self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1 (got {self.workers})")
-        if self.gpus_per_worker < 0:
-            raise ConfigError(f"--gpus-per-worker must not be negative (got "
-                              f"{self.gpus_per_worker:g})")
-        if self.address is not None and not self.address.strip():
-            raise ConfigError("--address is empty; use auto, HOST:PORT or ray://HOST:PORT")
 
 
 @dataclass
@@ -456,13 +435,43 @@ def score_ray(
 def _score_ray(store: Store, mv: ModelVersion, options: ScoreOptions | None,
                ray_options: RayOptions | None, *, job_run_id: int | None,
                on_chunk: Callable[[int], None] | None) -> RayScoreReport:
-    from asaas.scoring.writer import BufferedWriter, PredictionWriter
-
     options = options or ScoreOptions()
     ray_options = ray_options or RayOptions()
     options.check()
     ray_options.check()
-    recipe = effective_recipe(mv, options)  # a different recipe is refused before Ray starts
+    effective_recipe(mv, options)  # a different recipe is refused before Ray starts
+    device = _actor_device(mv, options, ray_options)
+    threads = options.threads or 1
+    plan = plan_run(store, mv, options)
+    if not plan.pending:
+        return plan.empty_report(RayScoreReport)
+
+    step = options.chunk_size or DEFAULT_CHUNK[device]
+    local_cpus = threads * (ray_options.workers or max(1, (os.cpu_count() or 1) // threads))
+    t0 = time.perf_counter()
+    with ray_connection(ray_options, local_cpus) as ray:
+        shape = _Shape.plan(ray, ray_options, plan.pending, step, threads)
+        packed = pack_artifact(mv.artifact_uri) if shape.ship else None
+        run = plan.start(
+            device=device, job_run_id=job_run_id, t0=t0,
+            label=f" (Ray, {shape.workers} workers)", settings=plan.settings(
+                "ray", chunk_size=shape.shard_rows, threads=threads,
+                batch_tokens=options.batch_tokens, workers=shape.workers,
+                gpus_per_worker=ray_options.gpus_per_worker, cpus_per_worker=threads,
+                address=ray_options.address, nodes=shape.nodes, ray_version=ray.__version__,
+                artifact_shipped=packed is not None))
+        actors = _Actors(mv, replace(options, device=device, threads=threads, progress=False),
+                         [ray.put(packed)] if packed is not None else None, threads,
+                         ray_options.gpus_per_worker)
+        fed, received, startup_s = _stream(ray, store, plan, run, shape, actors, on_chunk)
+    # Shards a retried fetch task lost (rare) are simply still pending: say so, not hide it.
+    return run.finish(RayScoreReport, lost=max(0, fed - received), workers=shape.workers,
+                      startup_s=startup_s)
+
+
+def _actor_device(mv: ModelVersion, options: ScoreOptions, ray_options: RayOptions) -> str:
+    """Where the actors score: CUDA when each reserves GPUs, else CPU (refused if the
+    options ask for something else)."""
     g = ray_options.gpus_per_worker
     if g > 0 and mv.kind != "hf":
         raise ConfigError(f"{mv.label} is a {mv.kind} model and runs on CPU; drop "
@@ -472,88 +481,88 @@ def _score_ray(store: Store, mv: ModelVersion, options: ScoreOptions | None,
                           "gives each actor its own); drop --device")
     if options.device == "cpu" and g > 0:
         raise ConfigError("--device cpu and --gpus-per-worker contradict each other; drop one")
-    device = "cuda" if g > 0 else "cpu"
-    threads = options.threads or 1
-    sel_mod.check_selection(store, options)
-    sel = sel_mod.selection_for(store, mv, options)
-    total, pending_all = sel_mod.count(store, sel)
-    pending = min(pending_all, options.max_reviews or pending_all)
-    if not pending:
-        return RayScoreReport(mv.name, mv.version, None, total, total - pending_all, 0, 0, 0,
-                              "-", 0.0, recipe.describe())
+    return "cuda" if g > 0 else "cpu"
 
-    step = options.chunk_size or DEFAULT_CHUNK[device]
-    local_cpus = threads * (ray_options.workers or max(1, (os.cpu_count() or 1) // threads))
-    t0 = time.perf_counter()
-    with ray_connection(ray_options, local_cpus) as ray:
+
+@dataclass
+class _Shape:
+    """How a run is cut up: actors, shards and their size, and the cluster's nodes."""
+
+    workers: int
+    shard_rows: int
+    shards: int
+    nodes: int
+    ship: bool  # send the artifact's files through the object store
+
+    @classmethod
+    def plan(cls, ray: Any, ray_options: RayOptions, pending: int, step: int,
+             threads: int) -> _Shape:
         workers = _plan_workers(ray, ray_options, threads)
         # A small run is cut so that every actor gets a shard; no more actors than shards.
         shard_rows = max(1, min(step, math.ceil(pending / workers)))
         shards = math.ceil(pending / shard_rows)
-        workers = min(workers, shards)
         nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
         ship = ray_options.ship_artifact if ray_options.ship_artifact is not None else nodes > 1
-        packed = pack_artifact(mv.artifact_uri) if ship else None
-        actor_options = replace(options, device=device, threads=threads, progress=False)
-        settings = {
-            "engine": "ray", "workers": workers, "gpus_per_worker": g,
-            "cpus_per_worker": threads, "address": ray_options.address, "nodes": nodes,
-            "ray_version": ray.__version__, "artifact_shipped": packed is not None,
-            "recipe": recipe.describe(), "max_length": recipe.max_length,
-            "truncation": recipe.truncation, "quantize": recipe.quantize,
-            "selection": sel.describe(), "chunk_size": shard_rows, "threads": threads,
-            "batch_tokens": options.batch_tokens,
-        }
-        run_id = start_run(store, mv.id, dataset=options.dataset, splits=options.splits,
-                           device=device, settings=settings, job_run_id=job_run_id)
-        writer = PredictionWriter(store, mv.id, run_id)
-        buffered = BufferedWriter(writer, options)
-        progress = Progress(pending, f"score {mv.label} (Ray, {workers} workers)",
-                            enabled=options.progress, log_every_s=options.progress_every_s)
-        feeder: ShardFeeder | None = None
-        received = 0
-        startup_s = 0.0
-        with recorded(store, run_id, progress, buffered.flush):
-            try:
-                with _data_context(ray):
-                    # A couple of shards per actor in flight keeps every actor busy while the
-                    # driver reads the next page; more would only hold memory.
-                    feeder = ShardFeeder(ray, store, sel, shard_rows, pending, shards,
-                                         depth=max(2, 2 * workers)).start()
-                    ds = ray.data.from_items([{"shard": i} for i in range(shards)],
-                                             override_num_blocks=shards)
-                    ds = ds.map_batches(_fetch_shards, fn_kwargs={"queue": feeder.queue},
-                                        batch_size=1, batch_format="pyarrow", num_cpus=0,
-                                        compute=ray.data.TaskPoolStrategy(size=1))
-                    ds = ds.map_batches(
-                        ScoreActor,
-                        fn_constructor_args=(mv, actor_options,
-                                             [ray.put(packed)] if packed is not None else None),
-                        batch_size=shard_rows, batch_format="pyarrow", num_cpus=threads,
-                        num_gpus=g or None, compute=_actor_pool(ray, workers))
-                    try:
-                        for table in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                            if not table.num_rows:
-                                continue
-                            ids, scored = _unbatch(table)
-                            if not received:
-                                startup_s = time.perf_counter() - t0
-                            buffered.add(ids, scored)
-                            received += len(ids)
-                            progress.update(len(ids))
-                            if on_chunk:
-                                on_chunk(len(ids))
-                    except ray.exceptions.RayError as exc:
-                        raise _ray_error(exc) from None
-                if feeder.error is not None:
-                    raise feeder.error
-            finally:
-                if feeder is not None:
-                    feeder.close()
-    seconds = time.perf_counter() - t0
-    finish_run(store, run_id, "succeeded")
-    # Shards a retried fetch task lost (rare) are simply still pending: say so, not hide it.
-    left = max(0, pending_all - pending) + max(0, feeder.fed - received)
-    return RayScoreReport(mv.name, mv.version, run_id, total, total - pending_all, writer.scored,
-                          writer.failed, writer.truncated, device, seconds, recipe.describe(),
-                          left=left, workers=workers, startup_s=startup_s)
+        return cls(min(workers, shards), shard_rows, shards, nodes, ship)
+
+
+@dataclass
+class _Actors:
+    """What each ScoreActor is built with, and what it reserves."""
+
+    mv: ModelVersion
+    options: ScoreOptions
+    packed: list[Any] | None
+    cpus: int
+    gpus: float
+
+
+def _stream(ray: Any, store: Store, plan: RunPlan, run: Run, shape: _Shape, actors: _Actors,
+            on_chunk: Callable[[int], None] | None) -> tuple[int, int, float]:
+    """Run the pipeline and write what comes back; returns (reviews fed, reviews received,
+    seconds until the first results came back)."""
+    buffered = BufferedWriter(run.writer, plan.options)
+    feeder: ShardFeeder | None = None
+    received, startup_s = 0, 0.0
+    with recorded(store, run.run_id, run.progress, buffered.flush):
+        try:
+            with _data_context(ray):
+                # A couple of shards per actor in flight keeps every actor busy while the
+                # driver reads the next page; more would only hold memory.
+                feeder = ShardFeeder(ray, store, plan.selection, shape.shard_rows, plan.pending,
+                                     shape.shards, depth=max(2, 2 * shape.workers)).start()
+                try:
+                    for table in _pipeline(ray, feeder, shape, actors).iter_batches(
+                            batch_format="pyarrow", batch_size=None):
+                        if not table.num_rows:
+                            continue
+                        ids, scored = _unbatch(table)
+                        if not received:
+                            startup_s = time.perf_counter() - run.t0
+                        buffered.add(ids, scored)
+                        received += len(ids)
+                        run.progress.update(len(ids))
+                        if on_chunk:
+                            on_chunk(len(ids))
+                except ray.exceptions.RayError as exc:
+                    raise _ray_error(exc) from None
+            if feeder.error is not None:
+                raise feeder.error
+        finally:
+            if feeder is not None:
+                feeder.close()
+    return feeder.fed, received, startup_s
+
+
+def _pipeline(ray: Any, feeder: ShardFeeder, shape: _Shape, actors: _Actors) -> Any:
+    """One streaming Ray Data pipeline for the whole run: shard numbers -> the next queued
+    shard (a zero-CPU task) -> the actor pool."""
+    ds = ray.data.from_items([{"shard": i} for i in range(shape.shards)],
+                             override_num_blocks=shape.shards)
+    ds = ds.map_batches(_fetch_shards, fn_kwargs={"queue": feeder.queue}, batch_size=1,
+                        batch_format="pyarrow", num_cpus=0,
+                        compute=ray.data.TaskPoolStrategy(size=1))
+    return ds.map_batches(
+        ScoreActor, fn_constructor_args=(actors.mv, actors.options, actors.packed),
+        batch_size=shape.shard_rows, batch_format="pyarrow", num_cpus=actors.cpus,
+        num_gpus=actors.gpus or None, compute=_actor_pool(ray, shape.workers))

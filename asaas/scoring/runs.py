@@ -1,24 +1,35 @@
-"""Run bookkeeping: one ``scoring_runs`` row per run, from start to its final status.
+"""A scoring run from plan to report, the same for every engine: what it selects and counts
+(``plan_run``), its ``scoring_runs`` row from start to final status, and the report it returns.
 
 A run is ``running`` while it works and ends ``succeeded``, ``failed`` or ``interrupted``; a run
 left ``running`` by a process that no longer exists (killed) is marked interrupted by the next
-run of the same version on the same host.
+run of the same version on the same host. An engine plans, returns the plan's empty report when
+nothing is pending, starts the run with its own settings, scores through ``run.writer`` inside
+``recorded``, and returns ``run.finish()``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from asaas.clock import process_gone, this_process, utcnow
+from asaas.models.registry import ModelVersion
 from asaas.progress import Progress
+from asaas.scoring import selection as sel_mod
+from asaas.scoring.options import ScoreOptions, ScoreReport
+from asaas.scoring.writer import PredictionWriter
 from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import scoring_runs
+
+R = TypeVar("R", bound=ScoreReport)
 
 
 def _close_stale_runs(conn: sa.Connection, model_version_id: int) -> None:
@@ -72,3 +83,80 @@ def recorded(store: Store, run_id: int, progress: Progress, flush: Callable[[], 
             finish_run(store, run_id, status, f"{type(exc).__name__}: {exc}")
         raise
     progress.close()
+
+
+# -- planning and reporting ----------------------------------------------------------------------
+
+
+@dataclass
+class RunPlan:
+    """What a run will score: the selection, its size, and what is pending in it."""
+
+    store: Store
+    mv: ModelVersion
+    options: ScoreOptions
+    selection: sel_mod.Selection
+    total: int  # reviews in the selection
+    pending_all: int  # of which neither scored nor failed by the version yet
+    pending: int  # of which this run takes (--max-reviews)
+
+    def empty_report(self, cls: type[R] = ScoreReport) -> R:  # type: ignore[assignment]
+        """The report of a run with nothing to do: no run recorded, nothing loaded."""
+        return cls(self.mv.name, self.mv.version, None, self.total,
+                   self.total - self.pending_all, 0, 0, 0, "-", 0.0, self.mv.recipe.describe())
+
+    def settings(self, engine: str, *, chunk_size: int, threads: int | None,
+                 batch_tokens: int | None, **extra: Any) -> dict[str, Any]:
+        """What ``scoring_runs.settings`` records: the engine's own settings (``extra``), the
+        recipe and the selection."""
+        recipe = self.mv.recipe
+        return {"engine": engine, **extra, "recipe": recipe.describe(),
+                "max_length": recipe.max_length, "truncation": recipe.truncation,
+                "quantize": recipe.quantize, "selection": self.selection.describe(),
+                "chunk_size": chunk_size, "threads": threads, "batch_tokens": batch_tokens}
+
+    def start(self, *, device: str, settings: dict[str, Any], job_run_id: int | None,
+              t0: float, label: str = "") -> Run:
+        """Record the run as running; its writer and progress."""
+        run_id = start_run(self.store, self.mv.id, dataset=self.options.dataset,
+                           splits=self.options.splits, device=device, settings=settings,
+                           job_run_id=job_run_id)
+        progress = Progress(self.pending, f"score {self.mv.label}{label}",
+                            enabled=self.options.progress,
+                            log_every_s=self.options.progress_every_s)
+        return Run(self, run_id, device, PredictionWriter(self.store, self.mv.id, run_id),
+                   progress, t0)
+
+
+@dataclass
+class Run:
+    """A started run: what it writes with, how it shows progress, since when it runs."""
+
+    plan: RunPlan
+    run_id: int
+    device: str
+    writer: PredictionWriter
+    progress: Progress
+    t0: float  # perf_counter() when the engine started the clock
+
+    def finish(self, cls: type[R] = ScoreReport, *, lost: int = 0,  # type: ignore[assignment]
+               **extra: Any) -> R:
+        """Mark the run succeeded and report it; ``lost``: reviews handed out but never
+        written back (they are pending again), counted with those --max-reviews left."""
+        seconds = time.perf_counter() - self.t0
+        finish_run(self.plan.store, self.run_id, "succeeded")
+        plan, w = self.plan, self.writer
+        return cls(plan.mv.name, plan.mv.version, self.run_id, plan.total,
+                   plan.total - plan.pending_all, w.scored, w.failed, w.truncated, self.device,
+                   seconds, plan.mv.recipe.describe(),
+                   left=max(0, plan.pending_all - plan.pending) + lost, **extra)
+
+
+def plan_run(store: Store, mv: ModelVersion, options: ScoreOptions) -> RunPlan:
+    """Check the selection (an empty dataset or an unknown split is refused with what exists)
+    and count what is pending. The engine has checked ``options`` already."""
+    sel_mod.check_selection(store, options)
+    selection = sel_mod.selection_for(store, mv, options)
+    total, pending_all = sel_mod.count(store, selection)
+    pending = min(pending_all, options.max_reviews or pending_all)
+    return RunPlan(store, mv, options, selection, total, pending_all, pending)

@@ -180,6 +180,9 @@ def iter_pages(store: Store, sel: Selection, page_rows: int
             return
 
 
+# One function on purpose: each query's shape here was measured on 1M and 5M reviews
+# (bench/scale_bench.py); split up, the window bounds and the page reads would lose sight of
+# each other.
 def _iter_windows(store: Store, sel: Selection, page_rows: int
                   ) -> Iterator[tuple[list[int], list[str]]]:
     """DuckDB: the same pages, without an anti-join over every prediction per page.
@@ -246,19 +249,3 @@ def claim_chunk(conn: sa.Connection, sel: Selection, size: int,
     skipping rows other processes hold (PostgreSQL). The locks last until ``conn`` commits."""
     query, params = _page_query(sel, after, size, lock=True)
     return [tuple(r) for r in conn.execute(query, params).fetchall()]
-
-
-def select_pending(store: Store, mv: ModelVersion, options: ScoreOptions
-                   ) -> tuple[int, list[int], list[str]]:
-    """(size of the selection, ids and texts of all its pending reviews), in hand-out order.
-
-    For tests and benchmarks: ``asaas score`` itself streams pages and never holds them all.
-    """
-    sel = selection_for(store, mv, options)
-    total, _ = count(store, sel)
-    ids: list[int] = []
-    texts: list[str] = []
-    for page_ids, page_texts in iter_pages(store, sel, 1 << 20):
-        ids += page_ids
-        texts += page_texts
-    return total, ids, texts

@@ -10,7 +10,6 @@ import random
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -37,6 +36,16 @@ def _first_line(exc: BaseException) -> str:
 def _is_lock_error(exc: BaseException) -> bool:
     text = str(getattr(exc, "orig", None) or exc)
     return "Could not set lock" in text or "Conflicting lock" in text
+
+
+@contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """A statement's failure as the project's one-line DatabaseError (the driver's exception
+    stays chained, for debugging)."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        raise DatabaseError(f"database error: {_first_line(exc)}") from exc
 
 
 def _quiet_duckdb(dbapi_connection: Any, _record: Any) -> None:
@@ -85,18 +94,7 @@ class Store:
                 "exist; create it or pass another --db"
             )
         try:
-            url_obj = sa.engine.make_url(self.url)
-            if url_obj.get_backend_name() == "duckdb":
-                pool = NullPool if self.db_file is not None else StaticPool
-                # DuckDB draws its own progress bar on long statements; asaas reports progress
-                # itself, and cron logs must stay clean. New files are written in a storage
-                # format that DuckDB 1.x clients read too (settings.duckdb_storage_version).
-                self.engine = sa.create_engine(self.url, poolclass=pool,
-                                               connect_args={"config": duckdb_config()})
-                sa.event.listen(self.engine, "connect", _quiet_duckdb)
-                sa.event.listen(self.engine, "connect", self._limit_memory)
-            else:
-                self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+            self.engine = self._create_engine()
         except (sa.exc.NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
             raise ConfigError(
                 f"no database driver for {redact(self.url)} ({_first_line(exc)}); use a duckdb:/// "
@@ -104,6 +102,19 @@ class Store:
             ) from None
         except sa.exc.ArgumentError as exc:
             raise ConfigError(f"bad database URL {redact(self.url)}: {_first_line(exc)}") from None
+
+    def _create_engine(self) -> sa.Engine:
+        if sa.engine.make_url(self.url).get_backend_name() != "duckdb":
+            return sa.create_engine(self.url, pool_pre_ping=True)
+        pool = NullPool if self.db_file is not None else StaticPool
+        # DuckDB draws its own progress bar on long statements; asaas reports progress itself,
+        # and cron logs must stay clean. New files are written in a storage format that DuckDB
+        # 1.x clients read too (settings.duckdb_storage_version).
+        engine = sa.create_engine(self.url, poolclass=pool,
+                                  connect_args={"config": duckdb_config()})
+        sa.event.listen(engine, "connect", _quiet_duckdb)
+        sa.event.listen(engine, "connect", self._limit_memory)
+        return engine
 
     # -- basic facts -------------------------------------------------------------------------
 
@@ -169,12 +180,23 @@ class Store:
             return
         conn = self._connect()
         try:
-            with conn.begin():
+            with database_errors(), conn.begin():
                 yield conn
-        except sa.exc.DBAPIError as exc:
-            raise DatabaseError(f"database error: {_first_line(exc)}") from exc
         finally:
             conn.close()
+
+    def begin(self) -> tuple[sa.Connection, sa.RootTransaction]:
+        """A connection and its begun transaction, for work that outlives one ``with`` block
+        (a chunk claimed with row locks on one thread and written on another): the caller
+        commits or rolls back, then closes the connection. Connects like ``transaction``:
+        retrying while the database is busy, every failure a one-line DatabaseError."""
+        conn = self._connect()
+        try:
+            with database_errors():
+                return conn, conn.begin()
+        except BaseException:
+            conn.close()
+            raise
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[sa.Connection]:
@@ -188,15 +210,13 @@ class Store:
         engine = self._read_only_engine()
         conn = self._connect(engine)
         try:
-            with conn.begin():
+            with database_errors(), conn.begin():
                 if self.dialect == "postgresql":
                     conn.exec_driver_sql("SET TRANSACTION READ ONLY")
                     # A first query fixes the mode: after it PostgreSQL refuses SET TRANSACTION
                     # READ WRITE ("must be set before any query") for the rest of it.
                     conn.exec_driver_sql("SELECT 1")
                 yield conn
-        except sa.exc.DBAPIError as exc:
-            raise DatabaseError(f"database error: {_first_line(exc)}") from exc
         finally:
             conn.close()
 
@@ -305,7 +325,7 @@ class Store:
         )
         return {r[0] for r in rows}
 
-    # -- bulk writes and reads ---------------------------------------------------------------
+    # -- bulk writes -------------------------------------------------------------------------
 
     def insert_arrow(
         self,
@@ -327,57 +347,56 @@ class Store:
             return 0
         cols = list(columns or data.column_names)
         if self.is_duckdb:
-            raw = conn.connection.driver_connection
-            view = f"_asaas_stage_{id(data):x}"
-            col_sql = ", ".join(f'"{c}"' for c in cols)
-            conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
-            # Not raw.register(): inside a transaction DuckDB keeps an unregistered view's
-            # catalog entry, and the Arrow data it holds, until commit, so a long ingest kept
-            # every batch in memory. A relation's query() names the data for one statement.
-            try:
-                result = raw.from_arrow(data).query(
-                    view, f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"'
-                    f"{conflict}")
-                return int(result.fetchall()[0][0])
-            except duckdb.Error as exc:
-                raise DatabaseError(f"database error: {_first_line(exc)}") from None
+            return _insert_into_duckdb(conn, table, data, cols, on_conflict_do_nothing)
         if self.dialect == "postgresql" and _is_psycopg3(conn):
             return _copy_into_postgres(conn, table, data.select(cols), on_conflict_do_nothing)
-        target = metadata.tables[table]
-        stmt: Any = sa.insert(target)
-        if on_conflict_do_nothing:
-            if self.dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return _insert_in_batches(conn, table, data.select(cols), on_conflict_do_nothing)
 
-                stmt = pg_insert(target).on_conflict_do_nothing()
-            else:
-                stmt = stmt.prefix_with("OR IGNORE")  # SQLite
-        inserted = 0
-        for batch in data.select(cols).to_batches(FALLBACK_BATCH_ROWS):
-            result = conn.execute(stmt, batch.to_pylist())
-            inserted += result.rowcount if result.rowcount >= 0 else batch.num_rows
-        return inserted
 
-    def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a read query and return an Arrow table."""
-        with self.transaction() as conn:
-            if self.is_duckdb and not params:
-                relation = conn.connection.driver_connection.sql(sql)
-                # DuckDB 2 renamed fetch_arrow_table() to to_arrow_table().
-                fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-                return fetch()
-            result = conn.execute(sa.text(sql), params or {})
-            names = list(result.keys())
-            rows = result.fetchall()
-        # PostgreSQL computes ratios in NUMERIC; hand them over as doubles, as DuckDB does.
-        return pa.table({n: [float(r[i]) if isinstance(r[i], Decimal) else r[i] for r in rows]
-                         for i, n in enumerate(names)})
+def _insert_into_duckdb(conn: sa.Connection, table: str, data: pa.Table, cols: list[str],
+                        on_conflict_do_nothing: bool) -> int:
+    """DuckDB scans the Arrow table itself: one statement, no rows through Python."""
+    raw = conn.connection.driver_connection
+    view = f"_asaas_stage_{id(data):x}"
+    col_sql = ", ".join(f'"{c}"' for c in cols)
+    conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
+    # Not raw.register(): inside a transaction DuckDB keeps an unregistered view's catalog
+    # entry, and the Arrow data it holds, until commit, so a long ingest kept every batch in
+    # memory. A relation's query() names the data for one statement.
+    try:
+        result = raw.from_arrow(data).query(
+            view, f'INSERT INTO "{table}" ({col_sql}) SELECT {col_sql} FROM "{view}"{conflict}')
+        return int(result.fetchall()[0][0])
+    except duckdb.Error as exc:
+        raise DatabaseError(f"database error: {_first_line(exc)}") from None
+
+
+def _insert_in_batches(conn: sa.Connection, table: str, data: pa.Table,
+                       on_conflict_do_nothing: bool) -> int:
+    """Multi-row INSERTs (databases without an Arrow or COPY path: SQLite, PostgreSQL through
+    another driver)."""
+    target = metadata.tables[table]
+    stmt: Any = sa.insert(target)
+    if on_conflict_do_nothing:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(target).on_conflict_do_nothing()
+        else:
+            stmt = stmt.prefix_with("OR IGNORE")  # SQLite
+    inserted = 0
+    for batch in data.to_batches(FALLBACK_BATCH_ROWS):
+        result = conn.execute(stmt, batch.to_pylist())
+        inserted += result.rowcount if result.rowcount >= 0 else batch.num_rows
+    return inserted
 
 
 def _is_psycopg3(conn: sa.Connection) -> bool:
     return type(conn.connection.driver_connection).__module__.startswith("psycopg")
 
 
+# One function on purpose: the binary and CSV paths, the savepoint and the staging table share
+# one cursor and one error mapping, and each step was measured (bench/write_bench.py).
 def _copy_into_postgres(conn: sa.Connection, table: str, data: pa.Table,
                         on_conflict_do_nothing: bool) -> int:
     """Stream the rows in with COPY ... FROM STDIN, PostgreSQL's bulk-load path. COPY has no ON

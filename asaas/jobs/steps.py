@@ -1,0 +1,271 @@
+"""The step kinds of a job file, one entry each in ``STEPS``: the step's options type, which checks
+its keys when the file is loaded, and the function that runs it. A new kind is one options
+dataclass, one run function and one line in ``STEPS``.
+
+A step's options are its command's (``asaas score``, ``asaas report``...), built from the step's
+keys by the function that builds them from the command's flags, so a key means what its flag
+means and has the same default.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asaas.clock import naive_utc, parse_iso
+from asaas.errors import ConfigError, JobError
+from asaas.options import Options, ReportOptions, option
+from asaas.scoring.options import ScoreRun
+from asaas.store import Store
+from asaas.timeline.rules import KINDS as ALERT_KINDS
+
+if TYPE_CHECKING:
+    from asaas.ingest.options import IngestOptions
+
+#: What an ``alerts`` step can write (``table = ...``).
+ALERT_TABLES = ("alerts", "responsiveness", "recoveries", "effects")
+#: Output formats of a file a step writes (``format = ...``); a report may also be html.
+TABLE_FORMATS = ("table", "markdown", "csv", "json")
+
+
+@dataclass
+class StepContext:
+    """What every step runs with."""
+
+    store: Store
+    job_dir: Path  # relative paths in the job file are relative to it
+    job_run_id: int
+    log: Callable[[str], None]
+
+    def path(self, value: str) -> str:
+        """A path of the job file, resolved against its folder (``hf:`` and URLs as they are)."""
+        if value.startswith("hf:") or "://" in value:
+            return value
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (self.job_dir / p).resolve())
+
+
+def _write(target: Path, text: str) -> None:
+    """Write through a temporary file: readers of the file never see half of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(target)
+
+
+# -- ingest --------------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestStep:
+    """``asaas ingest``: ``source`` and every option of the command as a snake_case key."""
+
+    source: str
+    options: IngestOptions
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], style: str = "job") -> IngestStep:
+        from asaas.ingest.options import options_from_job
+
+        source = values.get("source")
+        if source is None:
+            raise ConfigError('needs source = "PATH" (or "hf:NAME")')
+        if not isinstance(source, str):
+            raise ConfigError(f"source must be a string, not {source!r}")
+        # The same checks as asaas ingest's options (asaas.ingest.options).
+        return cls(source, options_from_job(values))
+
+
+def run_ingest(ctx: StepContext, step: IngestStep) -> dict[str, Any]:
+    from asaas.ingest import ingest
+
+    report = ingest(ctx.store, ctx.path(step.source), step.options)
+    counts: dict[str, Any] = {
+        "read": report.rows_read, "inserted": report.inserted,
+        "by_split": report.inserted_by_split, "already_present": report.already_present,
+        "rejected": report.rows_rejected, "skipped": sum(report.skipped.values())}
+    if report.products:
+        counts["products_created"] = report.products_created
+    if report.skipped_files:
+        counts["files_skipped"] = len(report.skipped_files)
+    return counts
+
+
+# -- score ---------------------------------------------------------------------------------------
+
+
+def _models(value: Any, name: str) -> list[str] | None:
+    """``"all"`` (None: every registered model) or a list of NAME / NAME:VERSION."""
+    from asaas.models.registry import parse_ref
+
+    if value == "all":
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f'{name} must be "all" or a list of models such as ["tfidf-lr", '
+                          f'"finetuned:1"], not {value!r}')
+    for ref in value:
+        parse_ref(ref)  # a malformed reference is a bad job file, found before anything runs
+    return list(value)
+
+
+@dataclass
+class ScoreStep(Options):
+    """``asaas score`` for each model: the latest version of every registered one (``"all"``) or
+    the ones named; every option of the command as a key."""
+
+    models: list[str] | None = option(None, parse=_models)  # None: "all"
+    run: ScoreRun = field(default_factory=ScoreRun)
+
+
+def run_score(ctx: StepContext, step: ScoreStep) -> dict[str, Any]:
+    from asaas.models.registry import model_names, resolve_ref
+    from asaas.scoring import run_score as score_with
+
+    refs = model_names(ctx.store) if step.models is None else step.models
+    if not refs:
+        raise JobError("no registered models to score: train or register one first")
+    counts: dict[str, Any] = {}
+    for ref in refs:
+        mv = resolve_ref(ctx.store, ref)  # NAME (latest version) or NAME:VERSION
+        t0 = time.perf_counter()
+        # Scored with each version's own recipe; a step may still name one (checked per model).
+        report = score_with(ctx.store, mv, step.run, job_run_id=ctx.job_run_id)
+        counts[mv.label] = {"scored": report.scored, "failed": report.failed,
+                            "already_done": report.already_done, "left": report.left}
+        ctx.log(f"  score {mv.label}: scored {report.scored:,}, failed {report.failed:,}, "
+                f"already done {report.already_done:,}, left for the next run "
+                f"{report.left:,} in {time.perf_counter() - t0:.1f} s")
+    return counts
+
+
+# -- views, report -------------------------------------------------------------------------------
+
+
+@dataclass
+class ViewsStep(Options):
+    """Reinstall the SQL views (``asaas views install``); no keys."""
+
+
+def run_views(ctx: StepContext, step: ViewsStep) -> dict[str, Any]:
+    from asaas.views import install_views
+
+    return {"views": len(install_views(ctx.store))}
+
+
+@dataclass
+class ReportStep(Options):
+    """``asaas report``, written to ``path`` in ``format``; its options as keys."""
+
+    path: str = option(example='"FILE"')
+    format: str = option("markdown", choices=(*TABLE_FORMATS, "html"))
+    report: ReportOptions = field(default_factory=ReportOptions)
+
+
+def run_report(ctx: StepContext, step: ReportStep) -> dict[str, Any]:
+    from asaas.report import format_table, metrics_report
+
+    target = Path(ctx.path(step.path))
+    table = metrics_report(ctx.store, **step.report.query())
+    if step.format == "html":
+        from asaas.html_report import write_html_report
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_html_report(ctx.store, target, table, split=step.report.split,
+                          dataset=step.report.dataset)
+    else:
+        _write(target, format_table(table, step.format))
+    return {"path": str(target), "rows": len(table.rows)}
+
+
+# -- events, alerts ------------------------------------------------------------------------------
+
+
+@dataclass
+class EventsStep(Options):
+    """``asaas events derive``: early-access releases and first responses follow the data."""
+
+    dataset: str | None = option(None)  # None: every dataset (settings.DATASET_HELP)
+
+
+def run_events(ctx: StepContext, step: EventsStep) -> dict[str, Any]:
+    from asaas.timeline.events import derive_events
+
+    report = derive_events(ctx.store, dataset=step.dataset)
+    return {"products": report.products, "new": report.inserted, "moved": report.replaced,
+            "removed": report.removed}
+
+
+def _date(value: Any, name: str) -> date:
+    """A TOML date or an ISO 8601 text (a zone, when given, is converted to UTC)."""
+    if isinstance(value, datetime):
+        return naive_utc(value).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_iso(value).date()
+        except ValueError:
+            pass
+    raise ConfigError(f"{name} {value!r} is not a date; write YYYY-MM-DD, e.g. "
+                      f"{name} = 2018-01-01")
+
+
+@dataclass
+class AlertsStep(Options):
+    """The alerts (or responsiveness, recoveries, effects) table, written to ``path``."""
+
+    path: str = option(example='"FILE"')
+    table: str = option("alerts", choices=ALERT_TABLES)
+    format: str = option("markdown", choices=TABLE_FORMATS)
+    source: str | None = option(None)  # labels, or MODEL[:VERSION]
+    dataset: str | None = option(None)  # None: every dataset (settings.DATASET_HELP)
+    kinds: list[str] | None = option(None, choices=ALERT_KINDS, example='["negative"]')
+    since: date | None = option(None, parse=_date)
+    window_days: int = option(30, low=1)  # effects: days before and after each event
+
+
+def run_alerts(ctx: StepContext, step: AlertsStep) -> dict[str, Any]:
+    from asaas.report import format_table
+    from asaas.timeline import alerts, effects, responsiveness
+
+    common = {"source": step.source, "dataset": step.dataset}
+    if step.table == "alerts":
+        rule = alerts.rule_from_options(kinds=tuple(step.kinds) if step.kinds else None)
+        table = alerts.alerts_table(alerts.detect(ctx.store, rule=rule, since=step.since,
+                                                  **common).alerts)
+    elif step.table == "effects":
+        table = effects.effects_table(effects.event_effects(
+            ctx.store, window_days=step.window_days, **common))
+    elif step.table == "recoveries":
+        table = responsiveness.recoveries_table(responsiveness.recoveries(ctx.store, **common))
+    else:
+        table = responsiveness.ranking(ctx.store, **common)
+    target = Path(ctx.path(step.path))
+    _write(target, format_table(table, step.format))
+    return {"path": str(target), "table": step.table, "rows": len(table.rows)}
+
+
+# -- the registry --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepKind:
+    """A kind of step: its options type (``from_values(keys, "job")``) and what runs it."""
+
+    options: Any
+    run: Callable[[StepContext, Any], dict[str, Any]]
+
+
+STEPS: dict[str, StepKind] = {
+    "ingest": StepKind(IngestStep, run_ingest),
+    "score": StepKind(ScoreStep, run_score),
+    "views": StepKind(ViewsStep, run_views),
+    "report": StepKind(ReportStep, run_report),
+    "events": StepKind(EventsStep, run_events),
+    "alerts": StepKind(AlertsStep, run_alerts),
+}
+STEP_KINDS = tuple(STEPS)
