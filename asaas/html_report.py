@@ -19,7 +19,7 @@ from typing import Any
 from asaas import __version__
 from asaas.errors import AsaasError
 from asaas.clock import utcnow
-from asaas.report import Table, format_cell, query
+from asaas.tables import Table, format_cell, query
 from asaas.store import Store
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",

@@ -266,7 +266,8 @@ def _step_views(store: Store) -> dict[str, Any]:
 
 
 def _step_report(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]:
-    from asaas.report import format_table, metrics_report
+    from asaas.report import metrics_report
+    from asaas.tables import format_table
 
     target = Path(_resolve(job, step["path"]))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -297,15 +298,16 @@ def _step_events(store: Store, step: dict[str, Any]) -> dict[str, Any]:
 
 def _step_alerts(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]:
     """Write the alerts (or responsiveness, recoveries, effects) table to a file."""
-    from asaas.report import format_table
+    from asaas.tables import format_table
     from asaas.timeline import alerts, effects, responsiveness
+    from asaas.timeline.rules import rule_from_options
 
     target = Path(_resolve(job, step["path"]))
     target.parent.mkdir(parents=True, exist_ok=True)
     what = step.get("table", "alerts")
     common = {"source": step.get("source"), "dataset": step.get("dataset")}
     kinds = step.get("kinds")
-    rule = alerts.rule_from_options(kinds=tuple(kinds) if kinds else None)
+    rule = rule_from_options(kinds=tuple(kinds) if kinds else None)
     if what == "alerts":
         table = alerts.alerts_table(alerts.detect(store, rule=rule, since=step.get("since"),
                                                   **common).alerts)

@@ -46,7 +46,7 @@ def kind_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _rule(kinds: tuple[str, ...], options: dict[str, Any]) -> Any:
-    from asaas.timeline.alerts import rule_from_options
+    from asaas.timeline.rules import rule_from_options
 
     return rule_from_options(kinds=tuple(kinds) or None,
                              **{name: options.pop(name) for _, name, _, _ in _RULE_OPTIONS})
@@ -79,9 +79,9 @@ def alerts_list(product: str | None = None, since: str | None = None, until: str
                 dataset: str | None = None, fmt: str = "table", db_url: str | None = None,
                 **options: Any) -> None:
     """List alerts (of PRODUCT when given), by product and start."""
-    from asaas.report import Table, format_table
+    from asaas.tables import Table, format_table
     from asaas.timeline.alerts import alerts_table, detect
-    from asaas.timeline.alerts import explain as explain_alert
+    from asaas.timeline.explain import explain as explain_alert
 
     options = {name: options.get(name) for _, name, _, _ in _RULE_OPTIONS}
     rule = _rule(kinds, options)
@@ -126,9 +126,9 @@ def alerts_list(product: str | None = None, since: str | None = None, until: str
 def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, ...], source: str,
                 dataset: str | None, fmt: str, db_url: str | None, **options: Any) -> None:
     """One alert (KIND:PRODUCT:YYYY-MM-DD, as listed) with the words and reviews that drive it."""
-    from asaas.report import format_table
+    from asaas.tables import format_table, json_rows
     from asaas.timeline.alerts import alerts_table
-    from asaas.timeline.alerts import explain as explain_alert
+    from asaas.timeline.explain import explain as explain_alert
 
     rule = _rule(kinds, options)
     store = open_db(db_url, read_only=True)
@@ -138,13 +138,8 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, .
     if fmt == "json":
         import json
 
-        from asaas.report import _jsonable
-
-        def rows(table: Any) -> list[dict[str, Any]]:
-            return [{k: _jsonable(v) for k, v in d.items()} for d in table.dicts()]
-
-        click.echo(json.dumps({"alert": rows(alerts_table([a]))[0], "terms": rows(why.terms),
-                               "reviews": rows(why.reviews),
+        click.echo(json.dumps({"alert": json_rows(alerts_table([a]))[0],
+                               "terms": json_rows(why.terms), "reviews": json_rows(why.reviews),
                                "baseline_reviews": why.baseline_reviews}, indent=2, default=str))
         return
     share = f"{a.share:.1%}" if a.share is not None else "-"
@@ -181,7 +176,7 @@ def responsiveness(product: str | None, recoveries: bool, window_days: int, hori
                    db_url: str | None, **options: Any) -> None:
     """Rank products by how they answer negative reviews (share answered, median hours) and how
     fast their negative share recovers after alerts and negative events."""
-    from asaas.report import format_table
+    from asaas.tables import format_table
     from asaas.timeline import responsiveness as resp
 
     rule = _rule((), options)  # the kinds are fixed: negative and shift alerts are incidents

@@ -44,7 +44,8 @@ COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "acc
 def report(split: str, dataset: str, models: tuple[str, ...], latest: bool, full: bool,
            html_path: str | None, fmt: str, db_url: str | None) -> None:
     """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views."""
-    from asaas.report import comparisons_report, format_table, metrics_report, with_notes
+    from asaas.report import comparisons_report, metrics_report, with_notes
+    from asaas.tables import format_table
 
     store = open_db(db_url, read_only=True)
     table = metrics_report(store, split=split, dataset=dataset, models=models, latest=latest)
@@ -82,7 +83,8 @@ def report(split: str, dataset: str, models: tuple[str, ...], latest: bool, full
 def disagreements(model_a: str, model_b: str, split: str, dataset: str, limit: int,
                   wrong_only: bool, fmt: str, db_url: str | None) -> None:
     """Reviews on which two models disagree (NAME or NAME:VERSION; latest by default)."""
-    from asaas.report import disagreements_report, format_table
+    from asaas.report import disagreements_report
+    from asaas.tables import format_table
 
     store = open_db(db_url, read_only=True)
     table, shared = disagreements_report(store, model_a, model_b, split=split, dataset=dataset,
@@ -114,7 +116,8 @@ def sql_command(query_text: str, fmt: str, db_url: str | None) -> None:
     the query runs on a connection that cannot write (DuckDB: read-only, no file access or
     extensions; PostgreSQL: a read-only session).
     """
-    from asaas.report import format_table, run_user_sql
+    from asaas.report import run_user_sql
+    from asaas.tables import format_table
 
     table = run_user_sql(open_db(db_url, read_only=True), query_text)
     click.echo(format_table(table, fmt) if table.columns else "(no rows)")

@@ -46,7 +46,7 @@ def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | No
     and per model version raw (classify-and-count) and corrected for the model's error rates,
     with 95% intervals. PRODUCT is a product id, a name (or an unambiguous part of one), or
     `all`."""
-    from asaas.report import format_table
+    from asaas.tables import format_table
     from asaas.timeline.series import timeline as read_timeline
 
     store = open_db(db_url, read_only=True)  # a read command never creates a database

@@ -41,11 +41,11 @@ import sqlalchemy as sa
 
 from asaas.clock import naive_utc, parse_iso, utcnow
 from asaas.errors import AsaasError
-from asaas.report import Table
 from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import events as events_table_def
 from asaas.store.schema import products, reviews
+from asaas.tables import Table
 from asaas.timeline.products import (Product, ProductNotFoundError, all_products, find_product,
                                      match_product)
 
