@@ -276,7 +276,7 @@ def _step_report(store: Store, job: Job, step: dict[str, Any]) -> dict[str, Any]
               "models": step.get("models", ()), "latest": step.get("latest", False)}
     table = metrics_report(store, **kwargs)
     if fmt == "html":
-        from asaas.html_report import write_html_report
+        from asaas.report_page import write_html_report
 
         write_html_report(store, target, table, split=kwargs["split"],
                           dataset=kwargs["dataset"])

@@ -50,7 +50,7 @@ def report(split: str, dataset: str, models: tuple[str, ...], latest: bool, full
     store = open_db(db_url, read_only=True)
     table = metrics_report(store, split=split, dataset=dataset, models=models, latest=latest)
     if html_path:  # first, so that a report that cannot be drawn fails before printing
-        from asaas.html_report import write_html_report
+        from asaas.report_page import write_html_report
 
         write_html_report(store, html_path, with_notes(table), split=split, dataset=dataset)
     if not table.rows:

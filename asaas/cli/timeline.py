@@ -54,7 +54,7 @@ def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | No
                            language=language, since=since.date() if since else None,
                            until=until.date() if until else None)
     if html_path:  # first, so that a page that cannot be drawn fails before printing
-        from asaas.html_report import write_timeline_html
+        from asaas.timeline.page import write_timeline_html
 
         write_timeline_html(store, html_path, series)
     table = series.table
