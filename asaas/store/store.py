@@ -10,7 +10,6 @@ import random
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -23,6 +22,7 @@ from asaas.store import migrate
 from asaas.store.schema import metadata
 from asaas.settings import DEFAULT_DUCKDB_STREAM_MEMORY, duckdb_config, duckdb_memory_limit
 from asaas.store.urls import duckdb_file_path, normalize_url, redact
+from asaas.tables import to_float
 
 
 #: Rows per statement when a database has no Arrow fast path (PostgreSQL, SQLite).
@@ -370,8 +370,7 @@ class Store:
             names = list(result.keys())
             rows = result.fetchall()
         # PostgreSQL computes ratios in NUMERIC; hand them over as doubles, as DuckDB does.
-        return pa.table({n: [float(r[i]) if isinstance(r[i], Decimal) else r[i] for r in rows]
-                         for i, n in enumerate(names)})
+        return pa.table({n: [to_float(r[i]) for r in rows] for i, n in enumerate(names)})
 
 
 def _is_psycopg3(conn: sa.Connection) -> bool:
