@@ -1,7 +1,9 @@
-"""Reports: read the SQL views and format them (table, markdown, csv, json).
+"""Reports: model metrics, paired comparisons and disagreements read from the SQL views into
+result tables (``asaas.tables`` prints them; ``asaas.report_page`` draws them), and the query
+of ``asaas sql``.
 
-Every number comes from the views in ``sql/``; this module only selects and formats, so what
-``asaas report`` prints is what anyone gets from ``SELECT * FROM metrics`` in any SQL client.
+Every number comes from the views in ``sql/``; this module only selects, so what ``asaas
+report`` prints is what anyone gets from ``SELECT * FROM metrics`` in any SQL client.
 """
 
 from __future__ import annotations

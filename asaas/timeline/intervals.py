@@ -1,5 +1,5 @@
 """Confidence intervals of negative shares, from statsmodels (the same Wilson interval the SQL
-views compute with the ``wilson_low``/``wilson_high`` macros of ``sql/macros.sql.j2``)."""
+views compute with the ``wilson_low``/``wilson_high`` macros of ``sql/macros.sql``)."""
 
 from __future__ import annotations
 
