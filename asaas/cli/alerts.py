@@ -45,6 +45,15 @@ def kind_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Only these kinds of alert (repeatable) [default: all].")(func)
 
 
+def analysis_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """What every alert and responsiveness command takes: the rule's numbers, --source,
+    --dataset, --format and --db (and one-line errors)."""
+    for option in reversed((rule_options, source_option, dataset_option, format_option,
+                            db_option, fail_cleanly)):
+        func = option(func)
+    return func
+
+
 def _rule(kinds: tuple[str, ...], options: dict[str, Any]) -> Any:
     from asaas.timeline.rules import rule_from_options
 
@@ -68,12 +77,7 @@ def alerts(ctx: click.Context) -> None:
 @click.option("--explain", is_flag=True,
               help="Add each alert's most distinctive words and one driving review.")
 @kind_option
-@rule_options
-@source_option
-@dataset_option
-@format_option
-@db_option
-@fail_cleanly
+@analysis_options
 def alerts_list(product: str | None = None, since: str | None = None, until: str | None = None,
                 explain: bool = False, kinds: tuple[str, ...] = (), source: str = "labels",
                 dataset: str | None = None, fmt: str = "table", db_url: str | None = None,
@@ -117,12 +121,7 @@ def alerts_list(product: str | None = None, since: str | None = None, until: str
 @click.option("--terms", "n_terms", type=click.IntRange(min=0), default=15, show_default=True,
               help="Distinctive words to show.")
 @kind_option
-@rule_options
-@source_option
-@dataset_option
-@format_option
-@db_option
-@fail_cleanly
+@analysis_options
 def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, ...], source: str,
                 dataset: str | None, fmt: str, db_url: str | None, **options: Any) -> None:
     """One alert (KIND:PRODUCT:YYYY-MM-DD, as listed) with the words and reviews that drive it."""
@@ -165,12 +164,7 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, .
               help="How long after an incident's start a recovery still counts.")
 @click.option("--min-window-reviews", type=click.IntRange(min=1), default=5, show_default=True,
               help="Fewest reviews a 7-day window needs to count as recovered.")
-@rule_options
-@source_option
-@dataset_option
-@format_option
-@db_option
-@fail_cleanly
+@analysis_options
 def responsiveness(product: str | None, recoveries: bool, window_days: int, horizon_days: int,
                    min_window_reviews: int, source: str, dataset: str | None, fmt: str,
                    db_url: str | None, **options: Any) -> None:
