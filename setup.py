@@ -1,4 +1,5 @@
-"""Ships the top-level ``sql/`` and ``migrations/`` folders inside the package.
+"""Ships the top-level ``sql/`` and ``migrations/`` folders inside the package, and the HTML page
+templates (``asaas/templates``).
 
 They stay at the top of the repository (where people look for them) and install as
 ``asaas.sql`` and ``asaas.migrations`` in wheels and editable installs alike, so a plain
@@ -17,6 +18,7 @@ setup(
         "asaas.migrations.versions": "migrations/versions",
     },
     package_data={
+        "asaas": ["templates/*.html"],
         "asaas.sql": ["*.sql"],
         "asaas.migrations": ["script.py.mako"],
     },

@@ -1,30 +1,22 @@
-"""Reports: read the SQL views and format them (table, markdown, csv, json).
+"""Reports: model metrics, paired comparisons and disagreements read from the SQL views into
+result tables (``asaas.tables`` prints them; ``asaas.report_page`` draws them), and the query
+of ``asaas sql``.
 
-Every number comes from the views in ``sql/``; this module only selects and formats, so what
-``asaas report`` prints is what anyone gets from ``SELECT * FROM metrics`` in any SQL client.
+Every number comes from the views in ``sql/``; this module only selects, so what ``asaas
+report`` prints is what anyone gets from ``SELECT * FROM metrics`` in any SQL client.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
-
-import sqlalchemy as sa
 
 from asaas.errors import AsaasError
 from asaas.models.registry import model_names
 from asaas.settings import DEFAULT_DATASET
 from asaas.store import Store
-from asaas.store.sql import text_query
+from asaas.tables import Table, float_rows, query
 
-FORMATS = ("table", "markdown", "csv", "json")
 
 #: Columns of the headline report, in order.
 REPORT_COLUMNS = (
@@ -39,20 +31,6 @@ REPORT_COLUMNS = (
 #: Columns of the paired comparison: every two versions on the reviews both have scored.
 PAIR_COLUMNS = ("model_label_a", "model_label_b", "split", "n_shared", "accuracy_a",
                 "accuracy_b", "b", "c", "p_value")
-
-
-@dataclass
-class Table:
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
-
-    def dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, r)) for r in self.rows]
-
-    def select(self, columns: Sequence[str]) -> Table:
-        """The same rows with only ``columns``, in that order."""
-        idx = [self.columns.index(c) for c in columns]
-        return Table(list(columns), [tuple(r[i] for i in idx) for r in self.rows])
 
 
 def _check_models(store: Store, models: Sequence[str]) -> None:
@@ -152,22 +130,6 @@ def disagreements_report(store: Store, model_a: str, model_b: str, *, split: str
     return query(store, sql, params), int(shared.rows[0][0])
 
 
-def query(store: Store, sql: str, params: dict[str, Any] | None = None) -> Table:
-    """Run one read-only statement; SQL errors become one-line messages."""
-    with store.read_transaction() as conn:
-        try:
-            result = conn.execute(text_query(sql, params or {}), params or {})
-        except sa.exc.DBAPIError as exc:
-            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise AsaasError(f"SQL error: {first}") from None
-        if not result.returns_rows:
-            return Table([], [])
-        # PostgreSQL computes the views' ratios in NUMERIC: report them as floats, as DuckDB does.
-        return Table(list(result.keys()),
-                     [tuple(float(v) if isinstance(v, Decimal) else v for v in r)
-                      for r in result.fetchall()])
-
-
 def run_user_sql(store: Store, sql: str) -> Table:
     """Run the text of ``asaas sql``: exactly one read-only statement (``check_read_only``) on
     a connection that cannot write or reach files (``Store.read_transaction``).
@@ -196,71 +158,4 @@ def run_user_sql(store: Store, sql: str) -> Table:
                              ) from None
         finally:
             cursor.close()
-    return Table(columns, [tuple(float(v) if isinstance(v, Decimal) else v for v in r)
-                           for r in rows])
-
-
-# -- formatting ----------------------------------------------------------------------------------
-
-
-def format_cell(value: Any) -> str:
-    """One value as text: floats to 4 decimals (tiny ones, such as p-values, in scientific
-    notation rather than a misleading 0.0000), None empty, dates ISO."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if value != 0 and abs(value) < 1e-4:
-            return f"{value:.1e}"
-        return f"{value:.4f}"
-    if isinstance(value, (datetime, date)):
-        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return str(value).replace("\n", " ")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        # JSON held in TEXT columns (job_runs.steps, model_versions.params...): nest it.
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def format_table(table: Table, fmt: str = "table", *, max_width: int = 80) -> str:
-    if fmt not in FORMATS:
-        raise AsaasError(f"unknown format {fmt!r}; use {', '.join(FORMATS)}")
-    if fmt == "json":
-        return json.dumps([{k: _jsonable(v) for k, v in d.items()} for d in table.dicts()],
-                          indent=2, default=str)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(table.columns)
-        writer.writerows([["" if v is None else v for v in r] for r in table.rows])
-        return buf.getvalue().rstrip("\n")
-    cells = [[format_cell(v)[:max_width] for v in r] for r in table.rows]
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(table.columns) + " |",
-                 "|" + "|".join("---" for _ in table.columns) + "|"]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
-        return "\n".join(lines)
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(table.columns)]
-    numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in table.rows)
-               for i in range(len(table.columns))]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w)
-                         for v, w, num in zip(values, widths, numeric)).rstrip()
-
-    out = [line(table.columns), line(["-" * w for w in widths])]
-    out += [line(row) for row in cells]
-    return "\n".join(out)
+    return Table(columns, float_rows(rows))

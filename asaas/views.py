@@ -1,10 +1,13 @@
-"""SQL views: install ``sql/*.sql`` (one view per file, in file-name order) into a database.
+"""SQL views: install ``sql/*.sql`` (one view per numbered file, in file-name order) into a
+database.
 
-The views are plain SQL that DuckDB runs, kept to what PostgreSQL also accepts, so anyone can
-query them from the ``duckdb`` CLI or any SQL client. Every migration drops them first and
-rebuilds them when the schema reaches head (``migrations/env.py``), so a new database, ``asaas db
-upgrade`` and plain ``alembic upgrade head`` all end with current views; ``asaas views install``
-rebuilds them on their own.
+The views are SQL that DuckDB runs, kept to what PostgreSQL also accepts, so anyone can query
+them from the ``duckdb`` CLI or any SQL client. Formulas several views share (the Wilson and
+normal intervals, the z of a 95% interval) are Jinja macros in ``sql/macros.sql``, expanded here
+when the views are installed: each is written once, and the database holds plain SQL. Every
+migration drops the views first and rebuilds them when the schema reaches head
+(``migrations/env.py``), so a new database, ``asaas db upgrade`` and plain ``alembic upgrade
+head`` all end with current views; ``asaas views install`` rebuilds them on their own.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sqlalchemy as sa
 
 from asaas.errors import DatabaseError
 from asaas.store import Store
+
 
 def _package_dir(package: str) -> Path:
     """The folder of a data package that setup.py ships (``asaas.sql``, ``asaas.migrations``):
@@ -30,7 +34,8 @@ _VIEW_NAME = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
 
 
 def view_files() -> list[Path]:
-    files = sorted(SQL_DIR.glob("*.sql"))
+    """The view definitions (``NNN_name.sql``), in install order; ``macros.sql`` is not one."""
+    files = sorted(SQL_DIR.glob("[0-9]*.sql"))
     if not files:
         raise DatabaseError(f"no view definitions found in {SQL_DIR}; reinstall asaas "
                             "(`pip install asaas` or `pip install -e .` in a checkout)")
@@ -38,10 +43,15 @@ def view_files() -> list[Path]:
 
 
 def _views() -> list[tuple[str, str]]:
-    """(name, SQL) of every view, in install order; each file is read once."""
+    """(name, SQL with the macros expanded) of every view, in install order."""
+    import jinja2
+
+    # SQL, not HTML: nothing to escape. StrictUndefined: a misspelt macro fails the install.
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(SQL_DIR), autoescape=False,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     views = []
     for path in view_files():
-        text = path.read_text(encoding="utf-8")
+        text = env.get_template(path.name).render()
         match = _VIEW_NAME.search(text)
         views.append((match.group(1) if match else path.stem, text))
     return views

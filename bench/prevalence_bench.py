@@ -36,7 +36,7 @@ BUCKETS = ((1, 30), (30, 100), (100, 300), (300, 10**9))
 
 
 def _query(store, sql: str, params: dict) -> list[dict]:
-    from asaas.report import query
+    from asaas.tables import query
 
     return query(store, sql, params).dicts()
 

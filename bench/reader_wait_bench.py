@@ -68,7 +68,7 @@ def writer(db: str, chunks: int, rows: int, pause: float, one_transaction: bool)
 
 
 def measure(db: str, args: argparse.Namespace, one_transaction: bool) -> list[float]:
-    from asaas.report import query
+    from asaas.tables import query
     from asaas.store import Store
 
     proc = mp.get_context("spawn").Process(

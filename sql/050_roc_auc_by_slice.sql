@@ -1,6 +1,7 @@
 -- ROC AUC from scores (Mann-Whitney rank sum, tied scores share their average rank), with a 95%
 -- Hanley-McNeil (1982) interval. NULL with a reason when only one class is present or every
 -- score is tied (an AUC of 0.5 from identical scores says nothing).
+{% from "macros.sql" import wald_low, wald_high %}
 CREATE OR REPLACE VIEW roc_auc_by_slice AS
 WITH ranked AS (
     SELECT
@@ -45,11 +46,8 @@ SELECT
     CAST(n_neg AS BIGINT) AS n_neg,
     roc_auc,
     roc_auc_se,
-    -- GREATEST/LEAST skip NULLs in DuckDB, hence the CASE: an undefined AUC has no interval.
-    CASE WHEN roc_auc IS NOT NULL
-         THEN GREATEST(0.0, roc_auc - 1.959963984540054 * roc_auc_se) END AS roc_auc_ci_low,
-    CASE WHEN roc_auc IS NOT NULL
-         THEN LEAST(1.0, roc_auc + 1.959963984540054 * roc_auc_se) END AS roc_auc_ci_high,
+    {{ wald_low("roc_auc", "roc_auc_se") }} AS roc_auc_ci_low,
+    {{ wald_high("roc_auc", "roc_auc_se") }} AS roc_auc_ci_high,
     CASE WHEN n_pos = 0 OR n_neg = 0 THEN 'one class only: AUC undefined'
          WHEN min_score = max_score THEN 'all scores tied: AUC uninformative'
     END AS roc_auc_reason

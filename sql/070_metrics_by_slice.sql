@@ -3,41 +3,32 @@
 -- each binomial: var = (TPR(1-TPR)/P + TNR(1-TNR)/N) / 4), which matters where one class
 -- dominates (94% of Steam reviews are positive). A ratio whose denominator is zero is NULL,
 -- and metric_reason says why.
+{% from "macros.sql" import wald_high, wald_low, wilson_high, wilson_low %}
 CREATE OR REPLACE VIEW metrics_by_slice AS
 WITH c AS (
-    SELECT *, n * 1.0 AS nf, (tp + tn) * 1.0 / n AS acc, 3.841458820694124 AS z2
+    SELECT *, n * 1.0 AS nf, (tp + tn) * 1.0 / n AS acc,
+           CASE WHEN tp + fn > 0 AND tn + fp > 0
+                THEN (tp * 1.0 / (tp + fn) + tn * 1.0 / (tn + fp)) / 2 END AS bal,
+           CASE WHEN tp + fn > 0 AND tn + fp > 0
+                THEN SQRT((tp * 1.0 / (tp + fn)) * (fn * 1.0 / (tp + fn)) / (tp + fn)
+                          + (tn * 1.0 / (tn + fp)) * (fp * 1.0 / (tn + fp)) / (tn + fp)) / 2
+           END AS bal_se
     FROM confusion_by_slice
 )
 SELECT
     c.model_version_id, c.model, c.version, c.model_label, c.is_latest, c.dataset, c.split,
     c.slice_kind, c.slice, c.n, c.tn, c.fp, c.fn, c.tp,
     c.acc AS accuracy,
-    (c.acc + c.z2 / (2 * c.nf)) / (1 + c.z2 / c.nf)
-        - SQRT(c.acc * (1 - c.acc) / c.nf + c.z2 / (4 * c.nf * c.nf)) * 1.959963984540054
-          / (1 + c.z2 / c.nf) AS accuracy_ci_low,
-    (c.acc + c.z2 / (2 * c.nf)) / (1 + c.z2 / c.nf)
-        + SQRT(c.acc * (1 - c.acc) / c.nf + c.z2 / (4 * c.nf * c.nf)) * 1.959963984540054
-          / (1 + c.z2 / c.nf) AS accuracy_ci_high,
+    {{ wilson_low("c.acc", "c.nf") }} AS accuracy_ci_low,
+    {{ wilson_high("c.acc", "c.nf") }} AS accuracy_ci_high,
     CASE WHEN c.tp + c.fp > 0 THEN c.tp * 1.0 / (c.tp + c.fp) END AS precision,
     CASE WHEN c.tp + c.fn > 0 THEN c.tp * 1.0 / (c.tp + c.fn) END AS recall,
     CASE WHEN 2 * c.tp + c.fp + c.fn > 0 AND c.tp > 0
          THEN 2.0 * c.tp / (2 * c.tp + c.fp + c.fn) END AS f1,
     CASE WHEN c.tn + c.fp > 0 THEN c.tn * 1.0 / (c.tn + c.fp) END AS specificity,
-    CASE WHEN c.tp + c.fn > 0 AND c.tn + c.fp > 0
-         THEN (c.tp * 1.0 / (c.tp + c.fn) + c.tn * 1.0 / (c.tn + c.fp)) / 2 END
-        AS balanced_accuracy,
-    CASE WHEN c.tp + c.fn > 0 AND c.tn + c.fp > 0
-         THEN GREATEST(0.0, (c.tp * 1.0 / (c.tp + c.fn) + c.tn * 1.0 / (c.tn + c.fp)) / 2
-              - 1.959963984540054 * SQRT(
-                  (c.tp * 1.0 / (c.tp + c.fn)) * (c.fn * 1.0 / (c.tp + c.fn)) / (c.tp + c.fn)
-                  + (c.tn * 1.0 / (c.tn + c.fp)) * (c.fp * 1.0 / (c.tn + c.fp)) / (c.tn + c.fp)
-                ) / 2) END AS balanced_accuracy_ci_low,
-    CASE WHEN c.tp + c.fn > 0 AND c.tn + c.fp > 0
-         THEN LEAST(1.0, (c.tp * 1.0 / (c.tp + c.fn) + c.tn * 1.0 / (c.tn + c.fp)) / 2
-              + 1.959963984540054 * SQRT(
-                  (c.tp * 1.0 / (c.tp + c.fn)) * (c.fn * 1.0 / (c.tp + c.fn)) / (c.tp + c.fn)
-                  + (c.tn * 1.0 / (c.tn + c.fp)) * (c.fp * 1.0 / (c.tn + c.fp)) / (c.tn + c.fp)
-                ) / 2) END AS balanced_accuracy_ci_high,
+    c.bal AS balanced_accuracy,
+    {{ wald_low("c.bal", "c.bal_se") }} AS balanced_accuracy_ci_low,
+    {{ wald_high("c.bal", "c.bal_se") }} AS balanced_accuracy_ci_high,
     a.roc_auc, a.roc_auc_ci_low, a.roc_auc_ci_high,
     CASE
         WHEN c.tp + c.fn = 0 THEN 'no positive reviews: recall, F1, balanced accuracy undefined'

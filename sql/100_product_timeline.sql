@@ -8,6 +8,7 @@
 --                 when the period has no labelled review
 -- Filter on product_id, freq and language: both engines push those filters into each branch of
 -- the UNION ALLs, so one product's series reads only that product's reviews.
+{% from "macros.sql" import wilson_high, wilson_low %}
 CREATE OR REPLACE VIEW product_timeline AS
 WITH reviewed AS (
     SELECT product_id, dataset, 'all' AS language, reviewed_at, label
@@ -36,22 +37,14 @@ counts AS (
 ),
 shares AS (
     SELECT c.*, c.n_labelled * 1.0 AS nf,
-           CASE WHEN c.n_labelled > 0 THEN c.n_negative * 1.0 / c.n_labelled END AS share,
-           3.841458820694124 AS z2
+           CASE WHEN c.n_labelled > 0 THEN c.n_negative * 1.0 / c.n_labelled END AS share
     FROM counts c
 )
 SELECT
     s.product_id, p.external_id AS product, p.name AS product_name, s.dataset, s.language,
     s.freq, s.period_start, s.n_reviews, s.n_labelled, s.n_negative,
     s.share AS observed_negative_share,
-    -- Wilson bounds, clipped: at a share of 0 or 1 rounding can push them a hair outside [0, 1]
-    CASE WHEN s.n_labelled > 0 THEN GREATEST(0.0,
-        (s.share + s.z2 / (2 * s.nf)) / (1 + s.z2 / s.nf)
-        - SQRT(s.share * (1 - s.share) / s.nf + s.z2 / (4 * s.nf * s.nf)) * 1.959963984540054
-          / (1 + s.z2 / s.nf)) END AS observed_ci_low,
-    CASE WHEN s.n_labelled > 0 THEN LEAST(1.0,
-        (s.share + s.z2 / (2 * s.nf)) / (1 + s.z2 / s.nf)
-        + SQRT(s.share * (1 - s.share) / s.nf + s.z2 / (4 * s.nf * s.nf)) * 1.959963984540054
-          / (1 + s.z2 / s.nf)) END AS observed_ci_high
+    {{ wilson_low("s.share", "s.nf") }} AS observed_ci_low,
+    {{ wilson_high("s.share", "s.nf") }} AS observed_ci_high
 FROM shares s
 JOIN products p ON p.id = s.product_id;

@@ -27,6 +27,7 @@
 --   mean_prob_positive             mean P(positive); 1 - it is the probability-average estimate
 -- The correction assumes the model errs at the same rates in every period (the rates do not
 -- drift with time or product); bench/prevalence_bench.py measures how well that holds on Steam.
+{% from "macros.sql" import wald_high, wald_low, wilson_high, wilson_low, z95_squared %}
 CREATE OR REPLACE VIEW timeline AS
 WITH scored AS (
     SELECT p.model_version_id, r.product_id, r.dataset, r.language, r.reviewed_at,
@@ -80,8 +81,7 @@ rates AS (
            cal.n_positive AS cal_n_positive,
            cal.neg_hit_rate AS s,
            cal.neg_false_alarm_rate AS f,
-           cal.separation AS sep,
-           3.841458820694124 AS z2
+           cal.separation AS sep
     FROM counts c
     LEFT JOIN prevalence_calibration cal
         ON cal.model_version_id = c.model_version_id AND cal.dataset = c.dataset
@@ -90,12 +90,12 @@ rates AS (
 adjusted AS (
     SELECT r.*,
            CASE WHEN r.sep >= 0.1 THEN GREATEST(0.0, LEAST(1.0, (r.q - r.f) / r.sep)) END AS pi,
-           (r.n_predicted_negative + r.z2 / 2) / (r.n_f + r.z2) AS q_ac
+           (r.n_predicted_negative + {{ z95_squared }} / 2) / (r.n_f + {{ z95_squared }}) AS q_ac
     FROM rates r
 ),
 spread AS (
     SELECT a.*,
-           SQRT((a.q_ac * (1 - a.q_ac) / (a.n_f + a.z2)
+           SQRT((a.q_ac * (1 - a.q_ac) / (a.n_f + {{ z95_squared }})
                  + a.pi * a.pi * a.s * (1 - a.s) / a.cal_n_negative
                  + (1 - a.pi) * (1 - a.pi) * a.f * (1 - a.f) / a.cal_n_positive)
                 / (a.sep * a.sep)) AS pi_sd
@@ -106,29 +106,15 @@ SELECT
     x.product_id, p.external_id AS product, p.name AS product_name, x.dataset, x.language,
     x.freq, x.period_start, x.n_reviews, x.n_labelled, x.n_negative,
     x.obs AS observed_negative_share,
-    -- Wilson bounds, clipped: at a share of 0 or 1 rounding can push them a hair outside [0, 1]
-    CASE WHEN x.n_labelled > 0 THEN GREATEST(0.0,
-        (x.obs + x.z2 / (2 * x.nl_f)) / (1 + x.z2 / x.nl_f)
-        - SQRT(x.obs * (1 - x.obs) / x.nl_f + x.z2 / (4 * x.nl_f * x.nl_f)) * 1.959963984540054
-          / (1 + x.z2 / x.nl_f)) END AS observed_ci_low,
-    CASE WHEN x.n_labelled > 0 THEN LEAST(1.0,
-        (x.obs + x.z2 / (2 * x.nl_f)) / (1 + x.z2 / x.nl_f)
-        + SQRT(x.obs * (1 - x.obs) / x.nl_f + x.z2 / (4 * x.nl_f * x.nl_f)) * 1.959963984540054
-          / (1 + x.z2 / x.nl_f)) END AS observed_ci_high,
+    {{ wilson_low("x.obs", "x.nl_f") }} AS observed_ci_low,
+    {{ wilson_high("x.obs", "x.nl_f") }} AS observed_ci_high,
     x.n_predicted_negative,
     x.q AS predicted_negative_share,
-    GREATEST(0.0, (x.q + x.z2 / (2 * x.n_f)) / (1 + x.z2 / x.n_f)
-        - SQRT(x.q * (1 - x.q) / x.n_f + x.z2 / (4 * x.n_f * x.n_f)) * 1.959963984540054
-          / (1 + x.z2 / x.n_f)) AS predicted_ci_low,
-    LEAST(1.0, (x.q + x.z2 / (2 * x.n_f)) / (1 + x.z2 / x.n_f)
-        + SQRT(x.q * (1 - x.q) / x.n_f + x.z2 / (4 * x.n_f * x.n_f)) * 1.959963984540054
-          / (1 + x.z2 / x.n_f)) AS predicted_ci_high,
+    {{ wilson_low("x.q", "x.n_f") }} AS predicted_ci_low,
+    {{ wilson_high("x.q", "x.n_f") }} AS predicted_ci_high,
     x.pi AS corrected_negative_share,
-    -- (GREATEST and LEAST skip NULLs: without the CASE a missing estimate would get [0, 1])
-    CASE WHEN x.pi IS NOT NULL THEN GREATEST(0.0, x.pi - 1.959963984540054 * x.pi_sd) END
-        AS corrected_ci_low,
-    CASE WHEN x.pi IS NOT NULL THEN LEAST(1.0, x.pi + 1.959963984540054 * x.pi_sd) END
-        AS corrected_ci_high,
+    {{ wald_low("x.pi", "x.pi_sd") }} AS corrected_ci_low,
+    {{ wald_high("x.pi", "x.pi_sd") }} AS corrected_ci_high,
     x.mean_prob_positive,
     x.s AS neg_hit_rate,
     x.f AS neg_false_alarm_rate,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import duckdb
+
+from asaas.tables import to_float
 
 
 def ok(result) -> str:
@@ -45,7 +45,7 @@ def q(db, sql: str) -> list[tuple]:
     engine = sa.create_engine(text)
     try:
         with engine.connect() as conn:
-            return [tuple(float(v) if isinstance(v, Decimal) else v for v in row)
+            return [tuple(to_float(v) for v in row)
                     for row in conn.execute(sa.text(sql))]
     finally:
         engine.dispose()
@@ -66,7 +66,7 @@ def query_arrow(store, sql: str):
         result = conn.execute(sa.text(sql))
         names = list(result.keys())
         rows = result.fetchall()
-    return pa.table({n: [float(r[i]) if isinstance(r[i], Decimal) else r[i] for r in rows]
+    return pa.table({n: [to_float(r[i]) for r in rows]
                      for i, n in enumerate(names)})
 
 

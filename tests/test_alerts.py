@@ -12,6 +12,10 @@ import pandas as pd
 import pytest
 
 from asaas.timeline import alerts as al
+from asaas.timeline import changepoints as cp
+from asaas.timeline import explain as ex
+from asaas.timeline import spikes
+from asaas.timeline.rules import AlertError, AlertRule, rule_from_options
 from asaas.timeline.products import Product
 from events_alerts_data import Review, daily_series, write_predictions, write_reviews
 from helpers import err, ok, q
@@ -40,7 +44,7 @@ def _flat(days: int, n: int = 20, share: float = 0.05, seed: int = 0) -> tuple[l
 
 
 def _detect(series, rule=None, **kw):
-    return al.detect_frame(_frame(series), _products(series), rule or al.AlertRule(), **kw)
+    return al.detect_frame(_frame(series), _products(series), rule or AlertRule(), **kw)
 
 
 # -- the daily rules -----------------------------------------------------------------------------
@@ -51,7 +55,7 @@ def test_a_planted_negative_spike_is_found_where_it_was_planted():
     for day in (100, 101, 102):
         n[day] += 40
         neg[day] += 40
-    found = _detect({1: (n, neg)}, al.AlertRule(kinds=("negative", "volume"))).alerts
+    found = _detect({1: (n, neg)}, AlertRule(kinds=("negative", "volume"))).alerts
     assert [(a.kind, a.start, a.end) for a in found] == [
         ("negative", D0 + timedelta(days=100), D0 + timedelta(days=102))]
     (alert,) = found
@@ -71,14 +75,14 @@ def test_a_positive_bomb_is_a_volume_alert_and_not_a_negative_one():
     n[150] += 80  # 80 extra positive reviews
     found = _detect({1: (n, neg)}).alerts
     assert [(a.kind, a.start) for a in found] == [("volume", D0 + timedelta(days=150))]
-    assert _detect({1: (n, neg)}, al.AlertRule(kinds=("negative",))).alerts == []
+    assert _detect({1: (n, neg)}, AlertRule(kinds=("negative",))).alerts == []
 
 
 def test_minimum_negative_volume():
     n, neg = [2] * 100, [0] * 100
     n[60], neg[60] = 10, 8  # 8 negatives out of nowhere: under the default minimum of 10
     assert _detect({1: (n, neg)}).alerts == []
-    found = _detect({1: (n, neg)}, al.AlertRule(min_negative=5)).alerts
+    found = _detect({1: (n, neg)}, AlertRule(min_negative=5)).alerts
     assert [(a.kind, a.start) for a in found] == [("negative", D0 + timedelta(days=60))]
 
 
@@ -86,7 +90,7 @@ def test_more_negatives_that_are_only_more_reviews_are_not_an_alert():
     """A launch-day rush at the usual negative share: the Wilson condition holds it back."""
     n, neg = [100] * 60, [10] * 60
     n[50], neg[50] = 1000, 100
-    found = _detect({1: (n, neg)}, al.AlertRule(kinds=("negative",))).alerts
+    found = _detect({1: (n, neg)}, AlertRule(kinds=("negative",))).alerts
     assert found == []
 
 
@@ -94,7 +98,7 @@ def test_no_alert_before_the_history_is_long_enough():
     n, neg = [5] * 60, [0] * 60
     n[10], neg[10] = 60, 60  # day 10: only 10 days of history (< 14)
     assert _detect({1: (n, neg)}).alerts == []
-    assert len(_detect({1: (n, neg)}, al.AlertRule(min_history_days=7)).alerts) == 1
+    assert len(_detect({1: (n, neg)}, AlertRule(min_history_days=7)).alerts) == 1
 
 
 def test_merge_gap():
@@ -102,10 +106,10 @@ def test_merge_gap():
     for day in (100, 102):
         n[day] += 40
         neg[day] += 40
-    merged = _detect({1: (n, neg)}, al.AlertRule(kinds=("negative",))).alerts
+    merged = _detect({1: (n, neg)}, AlertRule(kinds=("negative",))).alerts
     assert [(a.start, a.end) for a in merged] == [(D0 + timedelta(days=100),
                                                    D0 + timedelta(days=102))]
-    apart = _detect({1: (n, neg)}, al.AlertRule(kinds=("negative",), merge_gap_days=0)).alerts
+    apart = _detect({1: (n, neg)}, AlertRule(kinds=("negative",), merge_gap_days=0)).alerts
     assert [a.start for a in apart] == [D0 + timedelta(days=100), D0 + timedelta(days=102)]
 
 
@@ -118,11 +122,11 @@ def test_platform_days_are_not_product_alerts():
     bombed[0][80] += 50
     bombed[1][80] += 50
     series[13] = bombed
-    found = _detect(series, al.AlertRule(kinds=("negative", "volume")))
+    found = _detect(series, AlertRule(kinds=("negative", "volume")))
     assert found.platform_days == [D0 + timedelta(days=80), D0 + timedelta(days=81)]
     assert [(a.product_id, a.kind) for a in found.alerts] == [(13, "negative")]
     # Too few products to tell a sale from twelve bombs: with a higher minimum they all alert.
-    alone = _detect(series, al.AlertRule(kinds=("volume",), platform_min_products=20))
+    alone = _detect(series, AlertRule(kinds=("volume",), platform_min_products=20))
     assert alone.platform_days == [] and len(alone.alerts) == 13
 
 
@@ -137,9 +141,9 @@ def test_daily_rule_matches_pandas():
     bursts = rng.choice(np.arange(20, 300), 12, replace=False)
     neg[bursts] += rng.integers(5, 40, 12)
     n[bursts] += neg[bursts]
-    rule = al.AlertRule(min_negative=4, volume_z=4, min_volume=10)
+    rule = AlertRule(min_negative=4, volume_z=4, min_volume=10)
     days = pd.DataFrame({"n": n, "neg": neg}, index=pd.date_range("2020-01-01", periods=300))
-    flags = al.daily_flags(days, rule)
+    flags = spikes.daily_flags(days, rule)
 
     def robust(series: pd.Series, z: float) -> pd.Series:
         window = series.shift(1).rolling(28, min_periods=14)
@@ -160,16 +164,19 @@ def test_daily_rule_matches_pandas():
     np.testing.assert_array_equal(flags.volume, expected_vol)
 
 
-def test_wilson_lower_matches_statsmodels():
+def test_wilson_interval_is_statsmodels_elementwise():
     from statsmodels.stats.proportion import proportion_confint
+
+    from asaas.timeline.intervals import wilson_interval
 
     k = np.array([0, 1, 5, 20, 7])
     n = np.array([10, 3, 5, 100, 0])
-    got = al.wilson_lower(k, n)
+    lo, hi = wilson_interval(k, n)
     for i in range(4):
-        assert got[i] == pytest.approx(proportion_confint(k[i], n[i], method="wilson")[0],
-                                       abs=1e-12)
-    assert got[4] == 0.0
+        assert (lo[i], hi[i]) == proportion_confint(k[i], n[i], alpha=1 - 0.95, method="wilson")
+        assert (lo[i], hi[i]) == wilson_interval(int(k[i]), int(n[i]))
+    assert np.isnan(lo[4]) and np.isnan(hi[4])
+    assert wilson_interval(0, 0) == (None, None)
 
 
 # -- change points -------------------------------------------------------------------------------
@@ -179,7 +186,7 @@ def test_a_planted_share_shift_is_found_to_within_days():
     n, _ = _flat(350, n=20)
     rng = np.random.default_rng(11)
     neg = [int(rng.binomial(c, 0.05 if i < 200 else 0.15)) for i, c in enumerate(n)]
-    found = _detect({1: (n, neg)}, al.AlertRule(kinds=("shift",))).alerts
+    found = _detect({1: (n, neg)}, AlertRule(kinds=("shift",))).alerts
     assert len(found) == 1
     (shift,) = found
     assert abs((shift.start - (D0 + timedelta(days=200))).days) <= 3
@@ -189,11 +196,11 @@ def test_a_planted_share_shift_is_found_to_within_days():
 
 
 def test_flat_and_improving_series_raise_no_shift():
-    assert _detect({1: _flat(400, seed=3)}, al.AlertRule(kinds=("shift",))).alerts == []
+    assert _detect({1: _flat(400, seed=3)}, AlertRule(kinds=("shift",))).alerts == []
     n, _ = _flat(350, n=20)
     rng = np.random.default_rng(2)
     better = [int(rng.binomial(c, 0.15 if i < 200 else 0.05)) for i, c in enumerate(n)]
-    assert _detect({1: (n, better)}, al.AlertRule(kinds=("shift",))).alerts == []
+    assert _detect({1: (n, better)}, AlertRule(kinds=("shift",))).alerts == []
 
 
 def test_change_points_are_the_exact_penalised_optimum():
@@ -225,7 +232,7 @@ def test_change_points_are_the_exact_penalised_optimum():
     while last[end]:
         cps.append(last[end])
         end = last[end]
-    assert al.change_points(k, n, pen, phi) == sorted(cps)
+    assert cp.change_points(k, n, pen, phi) == sorted(cps)
     assert len(cps) >= 2  # the planted changes are there
 
 
@@ -233,10 +240,10 @@ def test_overdispersion_is_about_one_for_binomial_weeks():
     rng = np.random.default_rng(0)
     n = rng.integers(50, 200, 300)
     k = rng.binomial(n, 0.1)
-    assert 0.99 <= al.overdispersion(k, n) < 1.3
+    assert 0.99 <= cp.overdispersion(k, n) < 1.3
     extra = rng.binomial(n, rng.beta(2, 18, 300))  # shares that vary week to week
-    assert al.overdispersion(extra, n) > 2
-    assert al.overdispersion(np.zeros(10), np.ones(10)) == 1.0
+    assert cp.overdispersion(extra, n) > 2
+    assert cp.overdispersion(np.zeros(10), np.ones(10)) == 1.0
 
 
 # -- on the database: detect, explain, find ------------------------------------------------------
@@ -277,7 +284,7 @@ def test_alerts_on_a_models_predictions_of_unlabelled_reviews(db_path):
 
 def test_explain_names_the_words_and_reviews(db_url):
     store = _bombed_db(db_url)
-    why = al.explain(store, "negative:Skyrim:2020-04-01", n_reviews=3, n_terms=5)
+    why = ex.explain(store, "negative:Skyrim:2020-04-01", n_reviews=3, n_terms=5)
     assert why.alert.start == date(2020, 3, 31)
     terms = [row[0] for row in why.terms.rows]
     assert {"paid", "mods", "greed"} <= set(terms)
@@ -287,19 +294,20 @@ def test_explain_names_the_words_and_reviews(db_url):
     assert why.baseline_reviews == 28 * 20
     write_predictions(store, "judge", lambda text, label: 0.01 if "greed" in text else
                       (0.3 if label == 0 else 0.9))
-    why = al.explain(store, "negative:100:2020-03-31", source="judge", n_reviews=50)
+    why = ex.explain(store, "negative:100:2020-03-31", source="judge", n_reviews=50)
     probs = [row[3] for row in why.reviews.rows]
     assert probs == sorted(probs) and probs[0] == 0.01  # most confidently negative first
 
 
 def test_distinctive_terms_edge_cases():
-    assert al.distinctive_terms([], ["a b"]).rows == []
-    assert al.distinctive_terms(["unique"], ["other"]).rows == []  # no word twice
+    assert ex.distinctive_terms([], ["a b"]).rows == []
+    assert ex.distinctive_terms(["unique"], ["other"]).rows == []  # no word twice
 
 
 @pytest.mark.parametrize("alert_id, message", [
     ("negative-100-2020-03-31", "bad alert id"),
     ("spike:100:2020-03-31", "bad alert id"),
+    ("negative:100:2020-02-30", "bad alert id"),  # no such day: one line, not a traceback
     ("negative:nope:2020-03-31", "unknown product 'nope'"),
     ("negative:100:2020-01-05", "no negative alert of Skyrim .100. on 2020-01-05"),
 ])
@@ -322,8 +330,8 @@ def test_find_alert_bad_ids(db_path, alert_id, message):
     ({"kinds": ()}, "unknown alert kind"),
 ])
 def test_bad_rules(change, message):
-    with pytest.raises(al.AlertError, match=message):
-        al.rule_from_options(**change)
+    with pytest.raises(AlertError, match=message):
+        rule_from_options(**change)
 
 
 # -- the CLI -------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from asaas.timeline import effects as fx
-from asaas.timeline.events import add_event
+from asaas.timeline.events import Event, add_event
+from asaas.timeline.intervals import share_difference, wilson_interval
 from events_alerts_data import Review, daily_series, write_predictions, write_reviews
 from helpers import err, ok, q
 
@@ -25,20 +26,20 @@ T0 = datetime(2020, 1, 1)
 def test_newcombe_interval_matches_the_published_example():
     # Newcombe (1998), Statistics in Medicine 17:873, table II example (b): 56/70 vs 48/80,
     # method 10 (hybrid score): 0.0524 to 0.3339.
-    diff, lo, hi = fx.share_difference(56, 70, 48, 80)
+    diff, lo, hi = share_difference(56, 70, 48, 80)
     assert diff == pytest.approx(56 / 70 - 48 / 80)
     assert (round(lo, 4), round(hi, 4)) == (0.0524, 0.3339)
-    assert fx.share_difference(0, 0, 3, 10) == (None, None, None)
+    assert share_difference(0, 0, 3, 10) == (None, None, None)
 
 
 def test_wilson_interval_matches_the_formula():
     k, n, z = 7, 40, 1.959963984540054
     p = k / n
     centre, half = p + z * z / (2 * n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    lo, hi = fx.wilson_interval(k, n)
+    lo, hi = wilson_interval(k, n)
     assert lo == pytest.approx((centre - half) / (1 + z * z / n), abs=1e-12)
     assert hi == pytest.approx((centre + half) / (1 + z * z / n), abs=1e-12)
-    assert fx.wilson_interval(0, 0) == (None, None)
+    assert wilson_interval(0, 0) == (None, None)
 
 
 def _numpy_segmented(t, y, w, lags):
@@ -131,7 +132,7 @@ def test_a_flat_series_is_rarely_significant():
         rng = np.random.default_rng(seed)
         days = pd.DataFrame({"n": 30, "neg": rng.binomial(30, 0.06, 240)},
                             index=pd.date_range("2020-01-01", periods=240, name="day"))
-        event = fx.Event(1, 1, "1", None, datetime(2020, 5, 1), "patch", "p", "manual")
+        event = Event(1, 1, "1", None, datetime(2020, 5, 1), "patch", "p", "manual")
         effect = fx.effect_of(event, days)
         rejections += bool(effect.fit.level_p < 0.05)
     assert rejections <= 6

@@ -106,7 +106,7 @@ def test_disagreements(invoke, two_models, tiny_bert, db_path):
 
 
 def test_numbers_and_nested_json_are_readable(invoke, two_models):
-    from asaas.report import format_cell
+    from asaas.tables import format_cell
 
     # Tiny values (p-values) keep their magnitude instead of printing as 0.0000.
     assert [format_cell(v) for v in (3.2e-07, 0.0, 0.25, -2e-05)] == [

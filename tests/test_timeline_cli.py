@@ -193,7 +193,7 @@ def test_html_page_renders_in_chromium(invoke, seeded, tmp_path, db_path):
 
 
 def test_html_page_draws_given_events_and_alerts(db_path, tmp_path):
-    from asaas.html_report import render_timeline_html
+    from asaas.timeline.page import render_timeline_html
     from asaas.timeline.marks import AlertSpan, EventMark
     from asaas.timeline.series import read_series, timeline
 

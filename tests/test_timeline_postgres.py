@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from asaas.report import query
+from asaas.tables import query
 from asaas.store import open_store
 from tests import timeline_data as td
 from tests.helpers import ok

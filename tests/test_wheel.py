@@ -4,7 +4,8 @@ environment outside the repository, and run the main commands there.
 The wheel's own files are the only asaas code the new environment sees. Its third-party
 dependencies are borrowed from the test environment through a path line (not installed again:
 torch alone is gigabytes); the test checks that ``asaas`` itself, its SQL views and its
-migrations are imported from the new environment, not from the checkout.
+migrations are imported from the new environment, not from the checkout, and that its page
+templates are there.
 """
 
 from __future__ import annotations
@@ -79,3 +80,6 @@ def test_wheel_installs_and_runs_outside_the_checkout(installed, tmp_path, learn
     report = _run([asaas, "report", "--format", "json"], work, env)
     row = json.loads(report[report.index("["):])[0]
     assert (row["model"], row["version"], row["split"], row["n"]) == ("tfidf-lr", 1, "test", 60)
+    # The page templates ship in the wheel (package_data), as the SQL views and migrations do.
+    _run([asaas, "report", "--html", str(work / "report.html")], work, env)
+    assert (work / "report.html").read_text(encoding="utf-8").count('<svg class="plot"') == 4

@@ -45,8 +45,17 @@ def kind_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Only these kinds of alert (repeatable) [default: all].")(func)
 
 
+def analysis_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """What every alert and responsiveness command takes: the rule's numbers, --source,
+    --dataset, --format and --db (and one-line errors)."""
+    for option in reversed((rule_options, source_option, dataset_option, format_option,
+                            db_option, fail_cleanly)):
+        func = option(func)
+    return func
+
+
 def _rule(kinds: tuple[str, ...], options: dict[str, Any]) -> Any:
-    from asaas.timeline.alerts import rule_from_options
+    from asaas.timeline.rules import rule_from_options
 
     return rule_from_options(kinds=tuple(kinds) or None,
                              **{name: options.pop(name) for _, name, _, _ in _RULE_OPTIONS})
@@ -68,20 +77,15 @@ def alerts(ctx: click.Context) -> None:
 @click.option("--explain", is_flag=True,
               help="Add each alert's most distinctive words and one driving review.")
 @kind_option
-@rule_options
-@source_option
-@dataset_option
-@format_option
-@db_option
-@fail_cleanly
+@analysis_options
 def alerts_list(product: str | None = None, since: str | None = None, until: str | None = None,
                 explain: bool = False, kinds: tuple[str, ...] = (), source: str = "labels",
                 dataset: str | None = None, fmt: str = "table", db_url: str | None = None,
                 **options: Any) -> None:
     """List alerts (of PRODUCT when given), by product and start."""
-    from asaas.report import Table, format_table
+    from asaas.tables import Table, format_table
     from asaas.timeline.alerts import alerts_table, detect
-    from asaas.timeline.alerts import explain as explain_alert
+    from asaas.timeline.explain import explain as explain_alert
 
     options = {name: options.get(name) for _, name, _, _ in _RULE_OPTIONS}
     rule = _rule(kinds, options)
@@ -117,18 +121,13 @@ def alerts_list(product: str | None = None, since: str | None = None, until: str
 @click.option("--terms", "n_terms", type=click.IntRange(min=0), default=15, show_default=True,
               help="Distinctive words to show.")
 @kind_option
-@rule_options
-@source_option
-@dataset_option
-@format_option
-@db_option
-@fail_cleanly
+@analysis_options
 def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, ...], source: str,
                 dataset: str | None, fmt: str, db_url: str | None, **options: Any) -> None:
     """One alert (KIND:PRODUCT:YYYY-MM-DD, as listed) with the words and reviews that drive it."""
-    from asaas.report import format_table
+    from asaas.tables import format_table, json_rows
     from asaas.timeline.alerts import alerts_table
-    from asaas.timeline.alerts import explain as explain_alert
+    from asaas.timeline.explain import explain as explain_alert
 
     rule = _rule(kinds, options)
     store = open_db(db_url, read_only=True)
@@ -138,13 +137,8 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, .
     if fmt == "json":
         import json
 
-        from asaas.report import _jsonable
-
-        def rows(table: Any) -> list[dict[str, Any]]:
-            return [{k: _jsonable(v) for k, v in d.items()} for d in table.dicts()]
-
-        click.echo(json.dumps({"alert": rows(alerts_table([a]))[0], "terms": rows(why.terms),
-                               "reviews": rows(why.reviews),
+        click.echo(json.dumps({"alert": json_rows(alerts_table([a]))[0],
+                               "terms": json_rows(why.terms), "reviews": json_rows(why.reviews),
                                "baseline_reviews": why.baseline_reviews}, indent=2, default=str))
         return
     share = f"{a.share:.1%}" if a.share is not None else "-"
@@ -170,18 +164,13 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, .
               help="How long after an incident's start a recovery still counts.")
 @click.option("--min-window-reviews", type=click.IntRange(min=1), default=5, show_default=True,
               help="Fewest reviews a 7-day window needs to count as recovered.")
-@rule_options
-@source_option
-@dataset_option
-@format_option
-@db_option
-@fail_cleanly
+@analysis_options
 def responsiveness(product: str | None, recoveries: bool, window_days: int, horizon_days: int,
                    min_window_reviews: int, source: str, dataset: str | None, fmt: str,
                    db_url: str | None, **options: Any) -> None:
     """Rank products by how they answer negative reviews (share answered, median hours) and how
     fast their negative share recovers after alerts and negative events."""
-    from asaas.report import format_table
+    from asaas.tables import format_table
     from asaas.timeline import responsiveness as resp
 
     rule = _rule((), options)  # the kinds are fixed: negative and shift alerts are incidents

@@ -86,7 +86,7 @@ def events_derive(dataset: str | None, db_url: str | None) -> None:
 def events_list(product: str | None, kinds: tuple[str, ...], sources: tuple[str, ...], fmt: str,
                 db_url: str | None) -> None:
     """List events, oldest first (of PRODUCT when given)."""
-    from asaas.report import format_table
+    from asaas.tables import format_table
     from asaas.timeline.events import events_table, list_events
 
     store = open_db(db_url, read_only=True)
@@ -118,7 +118,7 @@ def events_effects(product: str | None, window_days: int, its_days: int, freq: s
                    db_url: str | None) -> None:
     """Each event's effect on the negative share: before vs after with a 95% interval, and an
     interrupted time series (level and trend change, Newey-West intervals)."""
-    from asaas.report import format_table
+    from asaas.tables import format_table
     from asaas.timeline.effects import COMPACT_EFFECT_COLUMNS, effects_table, event_effects
 
     store = open_db(db_url, read_only=True)

@@ -48,13 +48,14 @@ def report(full: bool, html_path: str | None, fmt: str, db_url: str | None,
            **flags: Any) -> None:
     """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views."""
     from asaas.options import ReportOptions
-    from asaas.report import comparisons_report, format_table, metrics_report, with_notes
+    from asaas.report import comparisons_report, metrics_report, with_notes
+    from asaas.tables import format_table
 
     options = ReportOptions.from_values(flags, "cli")  # as a job's report step builds them
     store = open_db(db_url, read_only=True)
     table = metrics_report(store, **options.query())
     if html_path:  # first, so that a report that cannot be drawn fails before printing
-        from asaas.html_report import write_html_report
+        from asaas.report_page import write_html_report
 
         write_html_report(store, html_path, with_notes(table), split=options.split,
                           dataset=options.dataset)
@@ -89,7 +90,8 @@ def disagreements(model_a: str, model_b: str, fmt: str, db_url: str | None,
                   **flags: Any) -> None:
     """Reviews on which two models disagree (NAME or NAME:VERSION; latest by default)."""
     from asaas.options import DisagreementsOptions
-    from asaas.report import disagreements_report, format_table
+    from asaas.report import disagreements_report
+    from asaas.tables import format_table
 
     options = DisagreementsOptions.from_values(flags, "cli")
     split, dataset = options.split, options.dataset
@@ -123,7 +125,8 @@ def sql_command(query_text: str, fmt: str, db_url: str | None) -> None:
     the query runs on a connection that cannot write (DuckDB: read-only, no file access or
     extensions; PostgreSQL: a read-only session).
     """
-    from asaas.report import format_table, run_user_sql
+    from asaas.report import run_user_sql
+    from asaas.tables import format_table
 
     table = run_user_sql(open_db(db_url, read_only=True), query_text)
     click.echo(format_table(table, fmt) if table.columns else "(no rows)")

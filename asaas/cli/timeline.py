@@ -44,7 +44,7 @@ def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | No
     and per model version raw (classify-and-count) and corrected for the model's error rates,
     with 95% intervals. PRODUCT is a product id, a name (or an unambiguous part of one), or
     `all`."""
-    from asaas.report import format_table
+    from asaas.tables import format_table
     from asaas.timeline.series import timeline as read_timeline
 
     store = open_db(db_url, read_only=True)  # a read command never creates a database
@@ -52,7 +52,7 @@ def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | No
                            language=language, since=since.date() if since else None,
                            until=until.date() if until else None)
     if html_path:  # first, so that a page that cannot be drawn fails before printing
-        from asaas.html_report import write_timeline_html
+        from asaas.timeline.page import write_timeline_html
 
         write_timeline_html(store, html_path, series)
     table = series.table

@@ -166,12 +166,13 @@ class ReportStep(Options):
 
 
 def run_report(ctx: StepContext, step: ReportStep) -> dict[str, Any]:
-    from asaas.report import format_table, metrics_report
+    from asaas.report import metrics_report
+    from asaas.tables import format_table
 
     target = Path(ctx.path(step.path))
     table = metrics_report(ctx.store, **step.report.query())
     if step.format == "html":
-        from asaas.html_report import write_html_report
+        from asaas.report_page import write_html_report
 
         target.parent.mkdir(parents=True, exist_ok=True)
         write_html_report(ctx.store, target, table, split=step.report.split,
@@ -229,12 +230,13 @@ class AlertsStep(Options):
 
 
 def run_alerts(ctx: StepContext, step: AlertsStep) -> dict[str, Any]:
-    from asaas.report import format_table
+    from asaas.tables import format_table
     from asaas.timeline import alerts, effects, responsiveness
+    from asaas.timeline.rules import rule_from_options
 
     common = {"source": step.source, "dataset": step.dataset}
     if step.table == "alerts":
-        rule = alerts.rule_from_options(kinds=tuple(step.kinds) if step.kinds else None)
+        rule = rule_from_options(kinds=tuple(step.kinds) if step.kinds else None)
         table = alerts.alerts_table(alerts.detect(ctx.store, rule=rule, since=step.since,
                                                   **common).alerts)
     elif step.table == "effects":

@@ -1,10 +1,9 @@
 """The effect of an event on a product's negative share: before vs after, and an interrupted
 time series (segmented regression).
 
-Series. Every computation here reads the ``product_daily`` view (``sql/120_product_daily.sql``):
-reviews and negative reviews per product and UTC day, either from the reviews' own labels
-(``labels``; on Steam the "recommended" flag) or from one model version's predictions
-(``MODEL`` or ``MODEL:VERSION``), which is what unlabelled feedback has.
+Series. Every computation here reads the daily series of ``asaas.timeline.daily`` (the
+``product_daily`` view): reviews and negative reviews per product and UTC day, from the reviews'
+own labels or from one model version's predictions.
 
 Before vs after. The event's own day is left out of both windows (an event at 14:00 splits its
 day, and daily counts cannot tell the halves apart): *before* is the ``window_days`` days up to
@@ -36,127 +35,28 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from asaas.errors import AsaasError
-from asaas.report import Table
 from asaas.store import Store
-from asaas.store.sql import text_query
+from asaas.tables import Table
+from asaas.timeline.daily import daily_counts, fill_days, resolve_source
 from asaas.timeline.events import Event, list_events
+from asaas.timeline.intervals import CONFIDENCE, share_difference
 from asaas.timeline.products import find_product
 
 #: Fewer non-empty periods than this on either side of an event: no segmented regression.
 MIN_PERIODS = 4
 FREQS = {"day": 1, "week": 7}
-CONFIDENCE = 0.95
 
 
 class EffectsError(AsaasError):
-    """Options for effects or alerts that cannot be used."""
-
-
-# -- the series ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SeriesSource:
-    """Where negative reviews come from: the labels, or one model version's predictions."""
-
-    kind: str  # labels | model
-    model_version_id: int | None = None
-    label: str = "labels"
-
-
-def resolve_source(store: Store, spec: str | None) -> SeriesSource:
-    """``labels`` (default) or ``MODEL[:VERSION]`` (latest version when none is given)."""
-    spec = (spec or "labels").strip()
-    if spec == "labels":
-        return SeriesSource("labels")
-    from asaas.models.registry import get_version
-
-    name, _, version = spec.partition(":")
-    number: int | None = None
-    if version and version != "latest":
-        try:
-            number = int(version)
-        except ValueError:
-            raise EffectsError(f"bad source {spec!r}; use labels, MODEL or MODEL:VERSION"
-                               ) from None
-    mv = get_version(store, name, number)
-    return SeriesSource("model", mv.id, mv.label)
-
-
-def daily_counts(store: Store, source: SeriesSource, *, product_ids: Sequence[int] | None = None,
-                 dataset: str | None = None) -> pd.DataFrame:
-    """Columns product_id, day (datetime64, midnight UTC), n, neg: one row per product and day
-    that has reviews (days without reviews are absent; ``fill_days`` adds them)."""
-    where = ["source = :source"]
-    params: dict[str, Any] = {"source": source.kind}
-    if source.kind == "model":
-        where.append("model_version_id = :mv")
-        params["mv"] = source.model_version_id
-    if product_ids is not None:
-        if not product_ids:
-            return pd.DataFrame({"product_id": [], "day": pd.to_datetime([]), "n": [], "neg": []})
-        where.append("product_id IN :pids")
-        params["pids"] = [int(p) for p in product_ids]
-    if dataset is not None:
-        where.append("dataset = :dataset")
-        params["dataset"] = dataset
-    # Several datasets may hold reviews of one product: add them up per day.
-    sql = ("SELECT product_id, day, SUM(n_reviews) AS n, SUM(n_negative) AS neg "
-           f"FROM product_daily WHERE {' AND '.join(where)} "
-           "GROUP BY product_id, day ORDER BY product_id, day")
-    with store.read_transaction() as conn:
-        rows = conn.execute(text_query(sql, params), params).fetchall()
-    frame = pd.DataFrame(rows, columns=["product_id", "day", "n", "neg"])
-    frame["product_id"] = frame["product_id"].astype("int64")
-    frame["day"] = pd.to_datetime(frame["day"])
-    frame["n"] = frame["n"].astype("int64")
-    frame["neg"] = frame["neg"].astype("int64")
-    return frame
-
-
-def fill_days(frame: pd.DataFrame, start: Any = None, end: Any = None) -> pd.DataFrame:
-    """One product's daily rows with the days without reviews filled in as zeros, from its first
-    day (or ``start``) to its last (or ``end``); indexed by day."""
-    series = frame.set_index("day")[["n", "neg"]].sort_index()
-    lo = pd.Timestamp(start) if start is not None else series.index.min()
-    hi = pd.Timestamp(end) if end is not None else series.index.max()
-    if pd.isna(lo) or pd.isna(hi) or hi < lo:
-        return pd.DataFrame({"n": [], "neg": []}, index=pd.DatetimeIndex([], name="day"))
-    days = pd.date_range(lo, hi, freq="D", name="day")
-    return series.reindex(days, fill_value=0).astype("int64")
+    """Options for effects that cannot be used."""
 
 
 # -- statistics ----------------------------------------------------------------------------------
-
-
-def wilson_interval(k: float, n: float, confidence: float = CONFIDENCE
-                    ) -> tuple[float | None, float | None]:
-    """Wilson score interval of a share k/n; (None, None) when n is 0."""
-    if n <= 0:
-        return None, None
-    from statsmodels.stats.proportion import proportion_confint
-
-    lo, hi = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
-    return float(lo), float(hi)
-
-
-def share_difference(k_after: int, n_after: int, k_before: int, n_before: int,
-                     confidence: float = CONFIDENCE) -> tuple[float | None, float | None,
-                                                          float | None]:
-    """(after - before share, Newcombe hybrid score interval); Nones when a side is empty."""
-    if n_after <= 0 or n_before <= 0:
-        return None, None, None
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
-    lo, hi = confint_proportions_2indep(k_after, n_after, k_before, n_before, method="newcomb",
-                                        compare="diff", alpha=1 - confidence)
-    return k_after / n_after - k_before / n_before, float(lo), float(hi)
 
 
 def newey_west_lags(n_periods: int) -> int:
@@ -319,8 +219,6 @@ def event_effects(store: Store, product: str | None = None, *, source: str | Non
         rows = counts[counts["product_id"] == event.product_id]
         day = pd.Timestamp(event.occurred_at).normalize()
         days = fill_days(rows, day - timedelta(days=span), day + timedelta(days=span))
-        if not len(days):
-            days = pd.DataFrame({"n": [], "neg": []}, index=pd.DatetimeIndex([], name="day"))
         out.append(effect_of(event, days, source=src.label, window_days=window_days,
                              its_days=its_days, freq=freq))
     return out

@@ -41,11 +41,11 @@ import sqlalchemy as sa
 
 from asaas.clock import naive_utc, parse_iso, utcnow
 from asaas.errors import AsaasError
-from asaas.report import Table
 from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import events as events_table_def
 from asaas.store.schema import products, reviews
+from asaas.tables import Table
 from asaas.timeline.products import (Product, ProductNotFoundError, all_products, find_product,
                                      match_product)
 
@@ -251,6 +251,39 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One checked row of an events file."""
+
+    product: Product
+    at: datetime
+    kind: str
+    title: str
+    details: dict[str, Any] | None
+
+
+def _import_row(row: dict[str, Any], candidates: Sequence[Product]) -> _Row:
+    """One row of an events file, checked; raises on the first problem."""
+    extra = [k for k in row if k is None or (row[k] is not None and k not in (
+        "product", "kind", "title", "details", *_TIME_KEYS))]
+    if None in row:
+        raise EventError("more cells than header columns")
+    if extra:
+        raise EventError(f"unknown field {', '.join(map(str, extra))}")
+    raw_at = next((row[k] for k in _TIME_KEYS if row.get(k) not in (None, "")), None)
+    if raw_at is None:
+        raise EventError("no time (at)")
+    prod = match_product(candidates, str(row.get("product") or ""))
+    when = parse_time(raw_at)
+    kind, title = check_kind(row.get("kind") or ""), check_title(row.get("title") or "")
+    details = row.get("details")
+    if isinstance(details, str):
+        details = json.loads(details) if details.strip() else None
+    if details is not None and not isinstance(details, dict):
+        raise EventError("details must be a JSON object")
+    return _Row(prod, when, kind, title, details)
+
+
 def import_events(store: Store, path: str | Path) -> ImportReport:
     """Import events from a CSV (header: product, at, kind, title[, details]) or JSON Lines file
     (objects with the same keys; ``occurred_at`` is accepted for ``at``).
@@ -265,32 +298,16 @@ def import_events(store: Store, path: str | Path) -> ImportReport:
                          "kind, title")
     candidates = all_products(store)
     errors: list[str] = []
-    good: list[tuple[int, Product, datetime, str, str, dict[str, Any] | None]] = []
+    good: list[_Row] = []
     seen: dict[tuple[int, str, datetime], int] = {}
     for line, row in rows:
         try:
-            extra = [k for k in row if k is None or (row[k] is not None and k not in (
-                "product", "kind", "title", "details", *_TIME_KEYS))]
-            if None in row:
-                raise EventError("more cells than header columns")
-            if extra:
-                raise EventError(f"unknown field {', '.join(map(str, extra))}")
-            raw_at = next((row[k] for k in _TIME_KEYS if row.get(k) not in (None, "")), None)
-            if raw_at is None:
-                raise EventError("no time (at)")
-            prod = match_product(candidates, str(row.get("product") or ""))
-            when = parse_time(raw_at)
-            kind, title = check_kind(row.get("kind") or ""), check_title(row.get("title") or "")
-            details = row.get("details")
-            if isinstance(details, str):
-                details = json.loads(details) if details.strip() else None
-            if details is not None and not isinstance(details, dict):
-                raise EventError("details must be a JSON object")
-            key = (prod.id, kind, when)
+            event = _import_row(row, candidates)
+            key = (event.product.id, event.kind, event.at)
             if key in seen:
                 raise EventError(f"same product, kind and time as line {seen[key]}")
             seen[key] = line
-            good.append((line, prod, when, kind, title, details))
+            good.append(event)
         except (EventError, ProductNotFoundError, json.JSONDecodeError) as exc:
             message = ("details is not valid JSON" if isinstance(exc, json.JSONDecodeError)
                        else str(exc))
@@ -302,9 +319,9 @@ def import_events(store: Store, path: str | Path) -> ImportReport:
                          f"nothing imported: {shown}{more}")
     inserted = 0
     with store.transaction() as conn:
-        for _line, prod, when, kind, title, details in good:
-            if _existing_event(conn, prod.id, kind, when) is None:
-                _insert(conn, prod.id, when, kind, title, "import", details)
+        for e in good:
+            if _existing_event(conn, e.product.id, e.kind, e.at) is None:
+                _insert(conn, e.product.id, e.at, e.kind, e.title, "import", e.details)
                 inserted += 1
     return ImportReport(str(file), len(good), inserted, len(good) - inserted)
 

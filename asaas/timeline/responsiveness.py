@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from asaas.report import Table
 from asaas.store import Store
-from asaas.store.sql import text_query
+from asaas.tables import Table, query
 from asaas.timeline.alerts import detect_frame
-from asaas.timeline.effects import daily_counts, effect_of, fill_days, resolve_source, \
-    wilson_interval
+from asaas.timeline.daily import daily_counts, fill_days, resolve_source
+from asaas.timeline.effects import effect_of
 from asaas.timeline.events import list_events
+from asaas.timeline.intervals import wilson_interval
 from asaas.timeline.products import Product, find_product, products_by_id
 from asaas.timeline.rules import AlertError, AlertRule
 
@@ -166,10 +166,9 @@ def _response_rows(store: Store, source_kind: str, model_version_id: int | None,
     sql = ("SELECT product_id, dataset, n_reviews, n_negative, n_negative_responded, "
            "median_negative_response_hours FROM product_responses "
            f"WHERE {' AND '.join(where)} ORDER BY product_id, dataset")
-    with store.read_transaction() as conn:
-        rows = conn.execute(text_query(sql, params), params).fetchall()
-    return pd.DataFrame(rows, columns=["product_id", "dataset", "n_reviews", "n_negative",
-                                       "n_negative_responded", "median_hours"])
+    return pd.DataFrame(query(store, sql, params).rows, columns=[
+        "product_id", "dataset", "n_reviews", "n_negative", "n_negative_responded",
+        "median_hours"])
 
 
 def ranking(store: Store, product: str | None = None, *, source: str | None = None,

@@ -1,9 +1,20 @@
-"""The numbers of the alert rules, apart from the code that applies them (asaas.timeline.alerts),
-so that the command line can show their defaults without importing pandas and ruptures."""
+"""What an alert is, apart from the code that finds alerts: the rules' numbers (``AlertRule``),
+the alert itself (``Alert``) and its id. Kept light (no pandas, numpy or ruptures) so that the
+command line can show the defaults without importing them.
+
+The rules are applied by ``asaas.timeline.spikes`` (the daily ``negative`` and ``volume`` rules)
+and ``asaas.timeline.changepoints`` (``shift``), over every product by ``asaas.timeline.alerts``.
+
+An alert's id is ``KIND:PRODUCT:START`` (``negative:433950:2017-09-12``): the same for the same
+data and rule. ``Alert.id`` writes it and ``parse_alert_id`` reads it back.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields, replace
+from datetime import date
+from typing import Any
 
 from asaas.errors import AsaasError
 
@@ -16,7 +27,8 @@ class AlertError(AsaasError):
 
 @dataclass(frozen=True)
 class AlertRule:
-    """Every number of the alert rules (their meaning: the docstring of asaas.timeline.alerts)."""
+    """Every number of the alert rules (their meaning: the docstrings of asaas.timeline.spikes
+    and asaas.timeline.changepoints)."""
 
     baseline_days: int = 28
     min_history_days: int = 14
@@ -56,3 +68,56 @@ class AlertRule:
         if problems:
             raise AlertError("; ".join(problems))
         return self
+
+
+def rule_from_options(**options: Any) -> AlertRule:
+    """An AlertRule from keyword options, ignoring those left at None."""
+    names = {f.name for f in fields(AlertRule)}
+    return replace(AlertRule(), **{k: v for k, v in options.items()
+                                   if k in names and v is not None}).check()
+
+
+@dataclass(frozen=True)
+class Alert:
+    product_id: int
+    product: str  # external id
+    name: str | None
+    kind: str  # negative | volume | shift
+    start: date
+    end: date
+    n_reviews: int
+    n_negative: int
+    expected_negative: float
+    share: float | None
+    baseline_share: float | None
+    peak_day: date
+    peak_reviews: int
+    peak_negative: int
+    source: str = "labels"
+    #: What the share is compared with: the baseline window before a daily alert, the previous
+    #: segment before a shift.
+    baseline_reviews: int = 0
+    baseline_negative: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.product}:{self.start.isoformat()}"
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+_ALERT_ID = re.compile(rf"^({'|'.join(KINDS)}):(.+):(\d{{4}}-\d{{2}}-\d{{2}})$")
+
+
+def parse_alert_id(alert_id: str) -> tuple[str, str, date]:
+    """(kind, product reference, day) of an id as ``Alert.id`` writes it."""
+    match = _ALERT_ID.match(alert_id.strip())
+    try:
+        if match:
+            return match.group(1), match.group(2), date.fromisoformat(match.group(3))
+    except ValueError:  # a day that does not exist, such as 2020-02-30
+        pass
+    raise AlertError(f"bad alert id {alert_id!r}; use KIND:PRODUCT:YYYY-MM-DD as "
+                     "`asaas alerts` prints it, e.g. negative:433950:2017-09-12")

@@ -11,18 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from asaas.errors import AsaasError
-from asaas.report import Table
+from asaas.models.registry import parse_ref
 from asaas.store import Store
-from asaas.store.sql import text_query
+from asaas.tables import Table, query
 from asaas.timeline.products import Product, ProductNotFoundError, all_products, find_product
-
-__all__ = ["Product", "ProductNotFoundError", "find_product"]  # re-exported for callers
 
 #: Where the functions below read from: a Store (one read transaction per query) or an open
 #: connection (``timeline`` runs all its queries in one: on DuckDB each transaction reopens the
@@ -68,20 +65,6 @@ class Series:
     until: date | None = None
 
 
-def query(src: Source, sql: str, params: dict[str, Any] | None = None) -> Table:
-    """One read statement on ``src``; PostgreSQL's NUMERIC results come back as floats."""
-    if isinstance(src, Store):
-        with src.read_transaction() as conn:
-            return query(conn, sql, params)
-    try:
-        result = src.execute(text_query(sql, params or {}), params or {})
-    except sa.exc.DBAPIError as exc:
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise AsaasError(f"SQL error: {first}") from None
-    return Table(list(result.keys()), [tuple(float(v) if isinstance(v, Decimal) else v
-                                             for v in r) for r in result.fetchall()])
-
-
 def _datasets_of(store: Source, product_ids: Sequence[int]) -> list[str]:
     rows = query(store, "SELECT DISTINCT dataset FROM reviews WHERE product_id IN :ids "
                         "ORDER BY dataset", {"ids": list(product_ids)}).rows
@@ -108,16 +91,6 @@ def pick_dataset(store: Source, products: Sequence[Product], dataset: str | None
                      f" are in several datasets ({', '.join(found)}): pick one with --dataset")
 
 
-def _parse_ref(ref: str) -> tuple[str, int | None]:
-    name, _, version = ref.partition(":")
-    if not version or version == "latest":
-        return name, None
-    try:
-        return name, int(version)
-    except ValueError:
-        raise AsaasError(f"bad model reference {ref!r}; use NAME or NAME:VERSION") from None
-
-
 def pick_versions(store: Source, refs: Sequence[str], dataset: str) -> list[Version]:
     """Model versions for ``--model NAME[:VERSION]`` (latest when no version), each checked to
     have predictions on ``dataset``. No references: the latest version of every model that has
@@ -136,7 +109,7 @@ def pick_versions(store: Source, refs: Sequence[str], dataset: str) -> list[Vers
         return [Version(int(n["model_version_id"]), n["model_label"]) for n in latest.values()]
     out: list[Version] = []
     for ref in refs:
-        name, version = _parse_ref(ref)
+        name, version = parse_ref(ref)
         versions = [n for n in names if n["model"] == name]
         if not versions:
             have = ", ".join(sorted({n["model"] for n in names})) or "none yet"
