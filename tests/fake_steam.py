@@ -216,9 +216,10 @@ def synthetic_records(n: int, *, start_id: int = 1000, t0: int = 1_500_000_000,
         created = t0 + 3600 * i
         out.append({
             "recommendationid": str(start_id + i),
-            "author": {"steamid": str(76561190000000000 + i), "num_games_owned": rng.randint(1, 900),
-                       "num_reviews": rng.randint(1, 50), "playtime_forever": rng.randint(0, 9000),
-                       "playtime_last_two_weeks": 0, "last_played": created},
+            "author": {"steamid": str(76561190000000000 + i),
+                       "num_games_owned": rng.randint(1, 900), "num_reviews": rng.randint(1, 50),
+                       "playtime_forever": rng.randint(0, 9000), "playtime_last_two_weeks": 0,
+                       "last_played": created},
             "language": rng.choice(["english", "english", "schinese", "russian"]),
             "review": " ".join(rng.choice(words) for _ in range(rng.randint(3, 30))) + f" #{i}",
             "timestamp_created": created,

@@ -49,9 +49,10 @@ class FetchError(AsaasError):
     """A request failed for good (after its retries): one line naming what and why;
     ``last``: the last try's problem (a ``Retryable`` or ``Fatal``)."""
 
-    def __init__(self, message: str, last: BaseException | None = None) -> None:
+    def __init__(self, message: str, last: BaseException | None = None, attempts: int = 1
+                 ) -> None:
         super().__init__(message)
-        self.last = last
+        self.last, self.attempts = last, attempts
 
 
 class Retryable(Exception):
@@ -91,6 +92,11 @@ class Response:
     attempts: int
 
 
+def pause(seconds: float) -> None:
+    """How retries wait (one place, so that tests can skip the waits)."""
+    time.sleep(seconds)
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds a ``Retry-After`` header asks for: a number, or an HTTP date; None when absent
     or unreadable (then the backoff decides)."""
@@ -118,10 +124,10 @@ def looks_like_html(body: bytes, content_type: str) -> bool:
 class Http:
     """A client for one command run: ``with Http(policy) as http: http.get(...)``."""
 
-    def __init__(self, policy: HttpPolicy, *, sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, policy: HttpPolicy, *, sleep: Callable[[float], None] | None = None,
                  on_retry: Callable[[str], None] | None = None) -> None:
         self.policy = policy
-        self._sleep = sleep
+        self._sleep = sleep or (lambda seconds: pause(seconds))
         self._on_retry = on_retry
         self._client = httpx2.Client(
             timeout=httpx2.Timeout(policy.timeout_s), follow_redirects=False,
@@ -190,9 +196,9 @@ class Http:
             return retrying(once)
         except Retryable as exc:
             raise FetchError(f"{what}: {exc.reason} (tried {tries} "
-                             f"{'time' if tries == 1 else 'times'})", exc) from None
+                             f"{'time' if tries == 1 else 'times'})", exc, tries) from None
         except Fatal as exc:
-            raise FetchError(f"{what}: {exc}", exc) from None
+            raise FetchError(f"{what}: {exc}", exc, tries) from None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         n = state.attempt_number  # tries made so far
@@ -235,7 +241,8 @@ class Http:
                 raise Fatal(f"HTTP {status}; the server asks to wait {asked:.0f} s "
                             f"(Retry-After), more than ASAAS_FETCH_MAX_WAIT="
                             f"{self.policy.max_wait_s:g} s; run again later")
-            label = "429 Too Many Requests" if status == 429 else f"HTTP {status}"
+            label = ("429 Too Many Requests" if status == 429 else
+                     f"HTTP {status}{_detail(response.body)}")
             raise Retryable(label, asked)
         if 300 <= status < 400:
             raise Fatal(f"HTTP {status} redirect to {headers.get('location', '?')}; check the "
@@ -246,5 +253,6 @@ class Http:
 
 
 def _detail(body: bytes) -> str:
+    """The start of an error answer's text, when it is short plain text (not a page)."""
     text = " ".join(body[:200].decode("utf-8", "replace").split())
-    return f" ({text})" if text and not text.startswith("<") else ""
+    return f" ({text[:120]})" if text and not text.startswith(("<", "{")) else ""

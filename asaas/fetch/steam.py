@@ -206,7 +206,7 @@ def held_rows(store: Store, dataset: str, ids: list[str]) -> dict[str, dict[str,
     with store.transaction() as conn:
         rows = conn.execute(sa.select(*cols).where(reviews.c.dataset == dataset,
                                                    reviews.c.external_id.in_(ids))).fetchall()
-    return {r[0]: dict(zip(_COMPARED, r)) for r in rows}
+    return {r[0]: dict(zip(_COMPARED, r, strict=True)) for r in rows}
 
 
 class SteamFetcher:
