@@ -82,7 +82,7 @@ def test_full_fetch_lands_every_page_then_ingests(invoke, fake, db_path, tmp_pat
 def test_incremental_fetch_stops_after_a_page_held_unchanged(invoke, fake, db_path):
     ok(invoke("fetch", "steam", "440"))
     again = ok(invoke("fetch", "steam", "440"))
-    assert "1 pages in 1 requests" in again and "100 held unchanged; caught up" in again
+    assert "1 page in 1 request" in again and "100 held unchanged; caught up" in again
     # 30 new reviews: page 1 holds them and 70 known ones, page 2 completes the overlap.
     fresh = synthetic_records(30, start_id=5000, t0=1_600_000_000, seed=3)
     fake.apps["440"] += fresh
@@ -120,10 +120,18 @@ def test_edits_and_developer_answers_are_seen_and_landed(invoke, fake, db_path, 
              ) == [(0,)]
 
 
+def test_full_walks_past_what_is_held(invoke, fake, db_path):
+    ok(invoke("fetch", "steam", "440"))
+    out = ok(invoke("fetch", "steam", "440", "--full"))
+    assert "4 pages in 4 requests" in out and "250 held unchanged; end of list" in out
+    out = ok(invoke("fetch", "steam", "440"))  # and the next one stops as usual
+    assert "1 page in 1 request" in out and "caught up" in out
+
+
 def test_recent_filter_and_language_are_sent_and_kept_per_fetch(invoke, fake, tmp_path):
     out = ok(invoke("fetch", "steam", "440", "--filter", "recent", "--language", "english",
                     "--max-pages", "1"))
-    assert "1 pages in 1 requests" in out and "max pages" in out
+    assert "1 page in 1 request" in out and "max pages" in out
     assert fake.requests[0].params["filter"] == "recent"
     assert fake.requests[0].params["language"] == "english"
     st = state(runs(tmp_path)[0])
@@ -227,7 +235,7 @@ def test_a_page_that_stays_bad_is_one_line_and_nothing_is_ingested(invoke, fake,
 def test_a_bad_answer_once_is_retried(invoke, fake, db_path, kind):
     fake.faults.append(Fault("440", 3, kind, times=1, status=500, hang_s=3))
     out = ok(invoke("fetch", "steam", "440"))
-    assert "4 pages in 5 requests (1 retries)" in out, out
+    assert "4 pages in 5 requests (1 retry)" in out, out
     assert count(db_path) == 250
 
 

@@ -7,6 +7,10 @@ import click
 from asaas.cli.base import cli, db_option, fail_cleanly, model_home, open_db
 
 
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
 @cli.group()
 def fetch() -> None:
     """Fetch new and edited reviews from a store's API: every page is kept raw in the landing
@@ -24,12 +28,15 @@ def fetch() -> None:
 @click.option("--max-pages", type=click.IntRange(min=1), default=None, metavar="N",
               help="At most N pages (100 reviews each) per app in this run; what was fetched is "
               "ingested. Default: until caught up with the database or the end of the list.")
+@click.option("--full", is_flag=True,
+              help="Walk every page, not only up to the reviews already held: refreshes votes "
+              "and answers on old reviews (e.g. weekly).")
 @click.option("--dataset", default="steam", show_default=True,
               help="Dataset the reviews are ingested into.")
 @db_option
 @fail_cleanly
 def fetch_steam(appids: tuple[str, ...], language: str, order: str, max_pages: int | None,
-                dataset: str, db_url: str | None) -> None:
+                full: bool, dataset: str, db_url: str | None) -> None:
     """Fetch the reviews of Steam apps APPID... (e.g. 440) that are new or changed since the last
     fetch, stopping after a page's worth of reviews already held unchanged
     [ASAAS_FETCH_OVERLAP]. Requests go to ASAAS_STEAM_API_URL at ASAAS_FETCH_RATE per second;
@@ -43,7 +50,7 @@ def fetch_steam(appids: tuple[str, ...], language: str, order: str, max_pages: i
     settings = FetchSettings()
     # Options are checked before the database is opened: a typo never creates a database.
     options = SteamFetchOptions(language=language, filter=order, max_pages=max_pages,
-                                dataset=dataset, overlap=settings.overlap).check()
+                                dataset=dataset, overlap=settings.overlap, full=full).check()
     ids = check_appids(appids)
     store = open_db(db_url)
     landing = model_home(store) / "landing"
@@ -59,9 +66,9 @@ def fetch_steam(appids: tuple[str, ...], language: str, order: str, max_pages: i
         if r.flushed:
             extra.append(f"ingested earlier fetch {', '.join(r.flushed)} first")
         click.echo(
-            f"steam app {r.appid}: {r.pages:,} pages in {r.requests:,} requests "
-            f"({r.retries:,} retries), {r.reviews:,} reviews: {r.new:,} new, {r.changed:,} "
-            f"changed, {r.unchanged:,} held unchanged; {r.stopped or 'nothing to fetch'}; "
+            f"steam app {r.appid}: {_n(r.pages, 'page')} in {_n(r.requests, 'request')} "
+            f"({_n(r.retries, 'retry', 'retries')}), {r.reviews:,} reviews: {r.new:,} new, "
+            f"{r.changed:,} changed, {r.unchanged:,} held unchanged; {r.stopped}; "
             f"ingested {r.ingested:,}"
             + (f" (ingest run {r.ingest_run_id})" if r.ingest_run_id else "")
             + f" in {r.duration_s:.1f} s" + (f" [{'; '.join(extra)}]" if extra else ""))

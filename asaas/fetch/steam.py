@@ -77,6 +77,9 @@ class SteamFetchOptions:
     dataset: str = "steam"
     #: Reviews in a row held unchanged that end an incremental fetch.
     overlap: int = 100
+    #: Walk the whole list from the newest review, whatever is held: refreshes what changes on
+    #: old reviews without moving them (votes; answers, if Steam does not count them as edits).
+    full: bool = False
 
     def check(self) -> SteamFetchOptions:
         if not _LANGUAGE.match(self.language):
@@ -265,6 +268,8 @@ class SteamFetcher:
         Otherwise the walk goes on to the end of the list: the first fetch of an app, and the
         gap a capped fetch leaves, are filled, not skipped."""
         params, dataset = self.options.params(), self.options.dataset
+        if self.options.full:
+            return landing.new_run(params, dataset, history_complete=False, full=True)
         same = [r for r in landing.runs() if r.state.get("params") == params
                 and r.state.get("dataset") == dataset and r.status == INGESTED]
         if not same:
