@@ -100,7 +100,7 @@ def part_incremental(work: Path, fast_rate: float) -> None:
         full_s, full_requests = time.perf_counter() - t0, len(fake.requests)
         ingested = sum(r.ingested for r in done)
         # One new page of each game, newer than anything it has.
-        for i, (appid, records) in enumerate(apps.items()):
+        for i, records in enumerate(apps.values()):
             top = max(int(r["timestamp_updated"]) for r in records)
             fresh = synthetic_records(100, start_id=900_000_000 + 1000 * i, t0=top + 60,
                                       seed=100 + i)

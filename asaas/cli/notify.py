@@ -45,8 +45,9 @@ def notify(since: datetime | None, kinds: tuple[str, ...], no_pages: bool, dry_r
 
     settings = NotifySettings()
     masker = masker_from_settings(settings)
-    first = (since.date() if since else
-             datetime.now().date() - timedelta(days=DEFAULT_SINCE_DAYS))
+    from asaas.clock import utcnow
+
+    first = since.date() if since else utcnow().date() - timedelta(days=DEFAULT_SINCE_DAYS)
     options = NotifyOptions(source=None if source == "labels" else source, dataset=dataset,
                             since=first, kinds=tuple(kinds) or ("negative", "volume", "shift"),
                             pages=not no_pages, dry_run=dry_run)
