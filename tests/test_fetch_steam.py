@@ -24,12 +24,12 @@ WOCTEZUMA = SHARED / "data" / "steam" / "woctezuma_steam_reviews_80games_2010-20
 @pytest.fixture
 def fake(monkeypatch):
     """A fake Steam with app 440 (250 synthetic reviews); asaas pointed at it with fast
-    retries and a short time-out."""
+    retries (the time-out stays long enough for a busy CI box; the hang tests shorten it)."""
     with FakeSteam({"440": synthetic_records(250)}) as server:
         monkeypatch.setenv("ASAAS_STEAM_API_URL", server.url)
         monkeypatch.setenv("ASAAS_FETCH_RATE", "500")
         monkeypatch.setenv("ASAAS_FETCH_BACKOFF", "0.01")
-        monkeypatch.setenv("ASAAS_FETCH_TIMEOUT", "0.5")
+        monkeypatch.setenv("ASAAS_FETCH_TIMEOUT", "10")
         monkeypatch.setenv("ASAAS_FETCH_ATTEMPTS", "3")
         yield server
 
@@ -177,7 +177,7 @@ def test_429_then_success_honours_retry_after(fake, db_path, tmp_path):
     fake.faults.append(Fault("440", 2, "status", status=429, headers={"Retry-After": "3"}))
     waits: list[float] = []
     store = open_store(str(db_path))
-    with Http(HttpPolicy(rate_per_s=500, timeout_s=1, attempts=3, backoff_s=0.01),
+    with Http(HttpPolicy(rate_per_s=500, timeout_s=10, attempts=3, backoff_s=0.01),
               sleep=waits.append) as http:
         done, failed = fetch_steam(store, ["440"], SteamFetchOptions(), http=http,
                                    base_url=fake.url, landing_root=tmp_path / "landing")
@@ -211,7 +211,10 @@ def test_5xx_then_success(invoke, fake, db_path):
     ("missing", "lacks voted_up; Steam's answer changed shape (tried 3 times)"),
 ])
 def test_a_page_that_stays_bad_is_one_line_and_nothing_is_ingested(invoke, fake, db_path,
-                                                                   tmp_path, kind, message):
+                                                                   tmp_path, kind, message,
+                                                                   monkeypatch):
+    if kind == "hang":
+        monkeypatch.setenv("ASAAS_FETCH_TIMEOUT", "0.5")
     fake.faults.append(Fault("440", 2, kind, times=3, status=502, hang_s=3))
     result = invoke("fetch", "steam", "440")
     line = err(result, after_log_lines=True)
@@ -232,7 +235,9 @@ def test_a_page_that_stays_bad_is_one_line_and_nothing_is_ingested(invoke, fake,
 
 @pytest.mark.parametrize("kind", ["status", "hang", "html", "success0", "loop", "missing",
                                   "empty"])
-def test_a_bad_answer_once_is_retried(invoke, fake, db_path, kind):
+def test_a_bad_answer_once_is_retried(invoke, fake, db_path, kind, monkeypatch):
+    if kind == "hang":
+        monkeypatch.setenv("ASAAS_FETCH_TIMEOUT", "0.5")
     fake.faults.append(Fault("440", 3, kind, times=1, status=500, hang_s=3))
     out = ok(invoke("fetch", "steam", "440"))
     assert "4 pages in 5 requests (1 retry)" in out, out

@@ -98,7 +98,7 @@ class Hook:
 def hook(monkeypatch):
     h = Hook()
     monkeypatch.setenv("ASAAS_WEBHOOK_URL", h.url)
-    monkeypatch.setenv("ASAAS_NOTIFY_TIMEOUT", "0.5")
+    monkeypatch.setenv("ASAAS_NOTIFY_TIMEOUT", "10")
     monkeypatch.setenv("ASAAS_NOTIFY_ATTEMPTS", "3")
     yield h
     h.close()
@@ -185,8 +185,9 @@ def test_webhook_answering_500_stays_owed_and_is_sent_next_run(invoke, db_path, 
     assert len(hook.received) == 2
 
 
-def test_webhook_never_answering_is_one_line(invoke, db_path, hook):
+def test_webhook_never_answering_is_one_line(invoke, db_path, hook, monkeypatch):
     bombed(db_path)
+    monkeypatch.setenv("ASAAS_NOTIFY_TIMEOUT", "0.5")
     hook.mode = "hang"
     result = invoke("notify", *SINCE, "--no-pages")
     line = err(result, after_log_lines=True)
@@ -302,7 +303,7 @@ def smtp(ca, monkeypatch):
         monkeypatch.setenv("ASAAS_SMTP_PASSWORD", PASSWORD)
         monkeypatch.setenv("ASAAS_MAIL_FROM", "asaas@example.test")
         monkeypatch.setenv("ASAAS_MAIL_TO", "team@example.test, lead@example.test")
-        monkeypatch.setenv("ASAAS_NOTIFY_TIMEOUT", "2")
+        monkeypatch.setenv("ASAAS_NOTIFY_TIMEOUT", "10")
         return box
 
     yield start
