@@ -166,3 +166,106 @@ class Settings:
         if db_file is not None:
             return db_file.resolve().parent / "asaas-home"
         return Path("~/.asaas").expanduser()
+
+
+# -- live data: fetching from the stores and notifying (issue 19) -------------------------------
+
+#: Steam's public review endpoint; ``ASAAS_STEAM_API_URL`` points it elsewhere (a test server,
+#: a caching proxy).
+DEFAULT_STEAM_API_URL = "https://store.steampowered.com"
+
+
+def _env_text(name: str, default: str | None = None) -> str | None:
+    raw = os.environ.get(name)
+    return default if raw is None or raw.strip() == "" else raw.strip()
+
+
+def _env_positive(name: str, default: float, example: str) -> float:
+    value = _env_float(name, default)
+    if not value > 0:
+        from asaas.errors import ConfigError
+
+        raise ConfigError(f"{name}={os.environ.get(name)!r} must be above 0; e.g. {name}={example}")
+    return value
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How ``asaas fetch`` talks to a store's API.
+
+    steam_api_url
+        ``ASAAS_STEAM_API_URL``: base URL of Steam's ``/appreviews/<appid>`` endpoint.
+        Default https://store.steampowered.com.
+    rate_per_s
+        ``ASAAS_FETCH_RATE``: requests per second to one host, retries included. Default 1,
+        well under what Steam tolerates from one address (it answers bursts with 429).
+    timeout_s
+        ``ASAAS_FETCH_TIMEOUT``: seconds to connect, and between bytes of an answer. Default 30.
+    attempts
+        ``ASAAS_FETCH_ATTEMPTS``: tries per page (a 429, 5xx, time-out or malformed page is
+        tried again) before the app's fetch stops with an error. Default 5.
+    backoff_s
+        ``ASAAS_FETCH_BACKOFF``: the first wait before a retry; each later wait may double, with
+        full jitter, up to 60 s. Default 2.
+    max_wait_s
+        ``ASAAS_FETCH_MAX_WAIT``: the longest ``Retry-After`` honoured; a server asking for more
+        ends the fetch with an error instead of a step that sleeps for an hour. Default 300.
+    overlap
+        ``ASAAS_FETCH_OVERLAP``: reviews already held unchanged, in a row, that end an
+        incremental fetch (the overlap with what the last fetch saw). Default 100 (one page).
+    """
+
+    steam_api_url: str = field(default_factory=lambda: _env_text(
+        "ASAAS_STEAM_API_URL", DEFAULT_STEAM_API_URL) or DEFAULT_STEAM_API_URL)
+    rate_per_s: float = field(default_factory=lambda: _env_positive("ASAAS_FETCH_RATE", 1.0, "1"))
+    timeout_s: float = field(default_factory=lambda: _env_positive(
+        "ASAAS_FETCH_TIMEOUT", 30.0, "30"))
+    attempts: int = field(default_factory=lambda: _env_int("ASAAS_FETCH_ATTEMPTS", 5, "5"))
+    backoff_s: float = field(default_factory=lambda: _env_positive(
+        "ASAAS_FETCH_BACKOFF", 2.0, "2"))
+    max_wait_s: float = field(default_factory=lambda: _env_positive(
+        "ASAAS_FETCH_MAX_WAIT", 300.0, "300"))
+    overlap: int = field(default_factory=lambda: _env_int("ASAAS_FETCH_OVERLAP", 100, "100"))
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Where ``asaas notify`` sends new alerts. Secrets come from the environment only (never an
+    option, so they stay out of shell history, job files and process lists).
+
+    webhook_url
+        ``ASAAS_WEBHOOK_URL``: a Slack-compatible incoming webhook (its path is the secret) or
+        any URL that accepts a JSON POST. Unset: no webhook.
+    webhook_format
+        ``ASAAS_WEBHOOK_FORMAT``: ``slack`` (``{"text": ..., "blocks": [...]}``) or ``json``
+        (the alert as one JSON object). Default slack.
+    smtp_host, smtp_port, smtp_security
+        ``ASAAS_SMTP_HOST`` (unset: no mail), ``ASAAS_SMTP_PORT`` (default 587, or 465 with
+        ssl), ``ASAAS_SMTP_SECURITY``: ``starttls`` (default), ``ssl`` or ``none`` (only for a
+        relay on this machine).
+    smtp_user, smtp_password
+        ``ASAAS_SMTP_USER`` and ``ASAAS_SMTP_PASSWORD``: the login, when the server wants one.
+    mail_from, mail_to
+        ``ASAAS_MAIL_FROM`` and ``ASAAS_MAIL_TO`` (comma-separated addresses).
+    timeout_s, attempts
+        ``ASAAS_NOTIFY_TIMEOUT`` (seconds per delivery attempt, default 10) and
+        ``ASAAS_NOTIFY_ATTEMPTS`` (tries per delivery in one run, default 3; a delivery that
+        still fails stays unsent and is tried again by the next run).
+    """
+
+    webhook_url: str | None = field(default_factory=lambda: _env_text("ASAAS_WEBHOOK_URL"))
+    webhook_format: str = field(default_factory=lambda: (_env_text(
+        "ASAAS_WEBHOOK_FORMAT", "slack") or "slack").lower())
+    smtp_host: str | None = field(default_factory=lambda: _env_text("ASAAS_SMTP_HOST"))
+    smtp_port: int | None = field(default_factory=lambda: (
+        _env_int("ASAAS_SMTP_PORT", 1, "587") if _env_text("ASAAS_SMTP_PORT") else None))
+    smtp_security: str = field(default_factory=lambda: (_env_text(
+        "ASAAS_SMTP_SECURITY", "starttls") or "starttls").lower())
+    smtp_user: str | None = field(default_factory=lambda: _env_text("ASAAS_SMTP_USER"))
+    smtp_password: str | None = field(default_factory=lambda: os.environ.get(
+        "ASAAS_SMTP_PASSWORD") or None)
+    mail_from: str | None = field(default_factory=lambda: _env_text("ASAAS_MAIL_FROM"))
+    mail_to: str | None = field(default_factory=lambda: _env_text("ASAAS_MAIL_TO"))
+    timeout_s: float = field(default_factory=lambda: _env_positive(
+        "ASAAS_NOTIFY_TIMEOUT", 10.0, "10"))
+    attempts: int = field(default_factory=lambda: _env_int("ASAAS_NOTIFY_ATTEMPTS", 3, "3"))

@@ -90,7 +90,7 @@ def test_new_database_is_created_at_head(db_path):
 def test_database_behind_head_is_refused(db_path, monkeypatch):
     open_store(str(db_path))
     monkeypatch.setattr(migrate, "head_revision", lambda: "9999")
-    monkeypatch.setattr(Store, "_known_revisions", staticmethod(lambda: {"0001", "0002", "0003", "0004", "0005", "9999"}))
+    monkeypatch.setattr(Store, "_known_revisions", staticmethod(lambda: {"0001", "0002", "0003", "0004", "0005", "0006", "9999"}))
     with pytest.raises(SchemaError, match="asaas db upgrade"):
         open_store(str(db_path))
 
@@ -116,9 +116,9 @@ def test_db_commands(invoke, db_path):
     assert result.exit_code == 0 and "no database file yet" in result.output
     assert not db_path.exists()  # looking never creates
     result = invoke("db", "upgrade")
-    assert result.exit_code == 0 and "upgraded database from empty to 0005" in result.output
+    assert result.exit_code == 0 and "upgraded database from empty to 0006" in result.output
     result = invoke("db", "upgrade")
-    assert "already at revision 0005" in result.output
+    assert "already at revision 0006" in result.output
     result = invoke("db", "current")
     assert "up to date" in result.output
 

@@ -45,6 +45,9 @@ SEQUENCES = (
     "job_runs_id_seq",
     "scoring_runs_id_seq",
     "events_id_seq",
+    # Added in 0006.
+    "review_history_id_seq",
+    "notifications_id_seq",
 )
 
 products = sa.Table(
@@ -97,6 +100,13 @@ reviews = sa.Table(
     sa.Column("early_access", sa.Boolean, nullable=True),  # written during early access
     sa.Column("developer_response", sa.Text, nullable=True),
     sa.Column("developer_responded_at", sa.DateTime, nullable=True),
+    # Added in 0006: what a store changes after a review is first seen (live fetches). NULL:
+    # not recorded (reviews ingested before 0006, or from sources without these fields).
+    sa.Column("review_updated_at", sa.DateTime, nullable=True),  # Steam timestamp_updated
+    sa.Column("votes_up", sa.BigInteger, nullable=True),  # "helpful" votes
+    sa.Column("votes_funny", sa.BigInteger, nullable=True),
+    sa.Column("comment_count", sa.BigInteger, nullable=True),
+    sa.Column("weighted_vote_score", sa.Double, nullable=True),  # Steam's helpfulness score
     sa.UniqueConstraint("dataset", "external_id", name="uq_reviews_dataset_external_id"),
 )
 sa.Index("ix_reviews_dataset_split", reviews.c.dataset, reviews.c.split)
@@ -219,4 +229,40 @@ events = sa.Table(
     sa.Column("details", sa.Text, nullable=True),  # JSON
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("product_id", "kind", "occurred_at", name="uq_events_product_kind_time"),
+)
+
+# Added in 0006 (live feedback). One row per changed field of a stored review, written when an
+# ingest meets a review id it already holds with other values (asaas.history computes them):
+# the current row is updated, the old value kept here. Values are text (asaas.history.encode).
+review_history = sa.Table(
+    "review_history",
+    metadata,
+    _id_column("review_history_id_seq"),
+    sa.Column("review_id", sa.BigInteger, sa.ForeignKey("reviews.id"), nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),  # a reviews column: label, text...
+    sa.Column("old_value", sa.Text, nullable=True),
+    sa.Column("new_value", sa.Text, nullable=True),
+    sa.Column("seen_at", sa.DateTime, nullable=False),  # when the ingest saw the change
+    sa.Column("ingest_run_id", sa.BigInteger, sa.ForeignKey("ingest_runs.id"), nullable=False),
+)
+sa.Index("ix_review_history_review", review_history.c.review_id, review_history.c.seen_at)
+
+# Added in 0006. One row per alert and channel (webhook, email): a delivery is sent once; a
+# failed one stays 'failed' with its attempts and its last error (secrets masked) and is tried
+# again by the next `asaas notify`.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    _id_column("notifications_id_seq"),
+    sa.Column("alert_id", sa.String(300), nullable=False),  # KIND:PRODUCT:YYYY-MM-DD
+    sa.Column("channel", sa.String(32), nullable=False),  # webhook | email
+    sa.Column("status", sa.String(16), nullable=False),  # sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("payload_sha256", sa.String(64), nullable=False),  # what was (to be) sent
+    sa.Column("source", sa.String(160), nullable=True),  # labels | MODEL:VERSION
+    sa.Column("first_tried_at", sa.DateTime, nullable=False),
+    sa.Column("last_tried_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=True),
+    sa.UniqueConstraint("alert_id", "channel", name="uq_notifications_alert_channel"),
 )
