@@ -186,12 +186,25 @@ class _Job:
         self.statement = statement
         self.timeout = timeout
         self.limit = limit
+        #: Set by ``cancel``: the worker starts no further statement or fetch.
+        self.cancelled = threading.Event()
 
     def run(self) -> Rows:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def cancel(self) -> None:  # pragma: no cover - overridden
+    def cancel(self) -> None:
+        """Stop the statement: no further step starts, and the running one is interrupted
+        (the supervisor repeats this until the worker ends, since a cancel that reaches the
+        server between two statements is lost)."""
+        self.cancelled.set()
+        self.interrupt()
+
+    def interrupt(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def go_on(self) -> None:
+        if self.cancelled.is_set():
+            raise QueryCancelled("asaas sql: the query was cancelled")
 
     def fetch(self, cursor: Any) -> Rows:
         """Fetch in batches up to ``limit`` rows (one more tells whether there were more)."""
@@ -201,6 +214,7 @@ class _Job:
         rows: list[tuple[Any, ...]] = []
         wanted = None if self.limit is None else self.limit + 1
         while wanted is None or len(rows) < wanted:
+            self.go_on()
             size = BATCH_ROWS if wanted is None else min(BATCH_ROWS, wanted - len(rows))
             batch = cursor.fetchmany(size)
             if not batch:
@@ -239,9 +253,11 @@ def _supervise(job: _Job, timeout: float | None) -> Rows:
         except KeyboardInterrupt:
             reason = "Ctrl-C"
         if reason:
-            with contextlib.suppress(Exception):
-                job.cancel()
-            done.wait(CANCEL_GRACE_S)
+            give_up = time.monotonic() + CANCEL_GRACE_S
+            while not done.is_set() and time.monotonic() < give_up:
+                with contextlib.suppress(Exception):
+                    job.cancel()
+                done.wait(0.25)
     if reason == "timeout" or (reason is None and _is_timeout(box.get("error"))):
         raise QueryCancelled(
             f"the query ran longer than the {timeout:g} s limit and was cancelled; narrow it, "
@@ -331,6 +347,7 @@ class _DuckDBJob(_Job):
             conn = self.store._connect(engine)  # retries while a writer holds the file
             try:
                 self.raw = conn.connection.driver_connection
+                self.go_on()
                 cursor = self.raw.execute(self.statement)
                 return self.fetch(cursor)
             finally:
@@ -338,7 +355,7 @@ class _DuckDBJob(_Job):
         finally:
             engine.dispose()
 
-    def cancel(self) -> None:
+    def interrupt(self) -> None:
         if self.raw is not None:
             self.raw.interrupt()
 
@@ -368,6 +385,7 @@ class _PostgresJob(_Job):
                 trans = conn.begin()
                 try:
                     self._enter_sandbox(conn)
+                    self.go_on()
                     return self._run_statement()
                 finally:
                     # Always rolled back: a large object or notification a statement managed
@@ -421,7 +439,7 @@ class _PostgresJob(_Job):
             cursor.execute(self.statement)
             return self.fetch(cursor)
 
-    def cancel(self) -> None:
+    def interrupt(self) -> None:
         raw = self.raw
         if raw is None:
             return
@@ -442,7 +460,7 @@ class _PlainJob(_Job):
             finally:
                 cursor.close()
 
-    def cancel(self) -> None:
+    def interrupt(self) -> None:
         pass  # no portable way; the time limit still ends the wait
 
 
