@@ -339,3 +339,12 @@ def test_a_fifo_in_a_model_folder_is_refused_not_read(invoke, registered_bert):
     os.mkfifo(registered_bert / "weights.fifo")
     line = err(invoke("score", "--model", "local", "--quiet"))
     assert "weights.fifo is not a plain file" in line
+
+
+def test_no_room_for_the_private_copy_is_a_one_line_error(invoke, registered_bert, tmp_path,
+                                                          monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
+    line = err(invoke("score", "--model", "local", "--quiet"))
+    assert "private temporary folder" in line and "TMPDIR" in line

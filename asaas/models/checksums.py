@@ -186,7 +186,11 @@ def verified_copy(label: str, artifact_uri: str, expected: dict[str, str]) -> It
                                      "retrain the model")
     found = artifact_files(root)
     _refuse_extra(label, root, found, expected)
-    target = Path(tempfile.mkdtemp(prefix="asaas-verified-"))  # mode 0700
+    try:
+        target = Path(tempfile.mkdtemp(prefix="asaas-verified-"))  # mode 0700
+    except OSError as exc:
+        raise AsaasError(f"{label}: cannot create a private temporary folder to load the model "
+                         f"from ({exc.strerror}); set TMPDIR to a writable folder") from None
     try:
         base = root if root.is_dir() else root.parent
         for rel, digest in sorted(expected.items()):
@@ -197,10 +201,17 @@ def verified_copy(label: str, artifact_uri: str, expected: dict[str, str]) -> It
             out = target / rel
             out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             sha = hashlib.sha256()
-            with open_plain_file(path, base) as src, open(out, "xb") as dst:
-                while chunk := src.read(CHUNK):
-                    sha.update(chunk)
-                    dst.write(chunk)
+            with open_plain_file(path, base) as src:
+                try:
+                    with open(out, "xb") as dst:
+                        while chunk := src.read(CHUNK):
+                            sha.update(chunk)
+                            dst.write(chunk)
+                except OSError as exc:
+                    raise AsaasError(
+                        f"{label}: cannot copy {rel} into a private temporary folder to load it "
+                        f"({exc.strerror}); set TMPDIR to a folder with room for one copy of "
+                        "the model") from None
             if sha.hexdigest() != digest:
                 raise ArtifactIntegrityError(
                     f"{label}: file {path} was changed after registration (sha256 differs); "
