@@ -130,32 +130,20 @@ def disagreements_report(store: Store, model_a: str, model_b: str, *, split: str
     return query(store, sql, params), int(shared.rows[0][0])
 
 
-def run_user_sql(store: Store, sql: str) -> Table:
-    """Run the text of ``asaas sql``: exactly one read-only statement (``check_read_only``) on
-    a connection that cannot write or reach files (``Store.read_transaction``).
+def run_user_sql(store: Store, sql: str, *, timeout_s: float | None = 60.0,
+                 max_rows: int | None = 10_000) -> tuple[Table, bool]:
+    """Run the text of ``asaas sql``: exactly one statement made of parts known to be harmless
+    (``readonly.check_read_only``), in a session that cannot write, reach files or call admin
+    functions whatever the text says (``asaas.store.sandbox``), stopped after ``timeout_s``
+    seconds and ``max_rows`` rows (None or 0: no limit). Returns the table and whether rows were
+    left out at ``max_rows``.
 
     The text goes to the driver as it is, without SQLAlchemy's ``:name`` parameters or
     psycopg's ``%`` placeholders, so ``':word'`` and ``'100%'`` in a string stay text.
     """
     from asaas.store.readonly import check_read_only
+    from asaas.store.sandbox import run_statement
 
     statement = check_read_only(sql, store.dialect)
-    with store.read_transaction() as conn:
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            if store.dialect == "postgresql":
-                # A prepared statement: PostgreSQL itself refuses a second command in it.
-                cursor.execute(statement, prepare=True)
-            else:
-                cursor.execute(statement)
-            if cursor.description is None:
-                return Table([], [])
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
-        except Exception as exc:  # noqa: BLE001 - each driver has its own error classes
-            text = str(exc).strip()
-            raise AsaasError(f"SQL error: {text.splitlines()[0] if text else type(exc).__name__}"
-                             ) from None
-        finally:
-            cursor.close()
-    return Table(columns, float_rows(rows))
+    result = run_statement(store, statement, timeout_s=timeout_s, max_rows=max_rows)
+    return Table(result.columns, float_rows(result.rows)), result.truncated

@@ -148,6 +148,10 @@ class Settings:
     max_review_chars
         ``ASAAS_MAX_REVIEW_CHARS``: reviews longer than this many characters are rejected at
         ingest (``asaas ingest --max-review-chars`` overrides). Default 1,000,000.
+    sql_timeout_s
+        ``ASAAS_SQL_TIMEOUT``: seconds after which `asaas sql` cancels its query (``--timeout``
+        overrides; 0: no limit). Default 60. On DuckDB a running query keeps writers out of
+        the file, so this also bounds how long it can hold up `asaas score` or `ingest`.
     """
 
     db_url: str = field(default_factory=lambda: os.environ.get("ASAAS_DB") or DEFAULT_DB_FILE)
@@ -155,6 +159,7 @@ class Settings:
     busy_timeout_s: float = field(default_factory=lambda: _env_float("ASAAS_BUSY_TIMEOUT", 30.0))
     max_review_chars: int = field(default_factory=lambda: _env_int(
         "ASAAS_MAX_REVIEW_CHARS", DEFAULT_MAX_REVIEW_CHARS, "1000000"))
+    sql_timeout_s: float = field(default_factory=lambda: _env_float("ASAAS_SQL_TIMEOUT", 60.0))
 
     def model_home(self, db_url: str) -> Path:
         """Directory for model artifacts belonging to the database at ``db_url``."""

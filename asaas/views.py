@@ -82,7 +82,11 @@ def create_views(conn: sa.Connection) -> list[str]:
         if conn.dialect.paramstyle in ("format", "pyformat"):
             text = text.replace("%", "%%")  # psycopg reads a bare % as a placeholder
         conn.exec_driver_sql(text)
-    return [name for name, _ in views]
+    from asaas.store.sandbox import grant_reader
+
+    names = [name for name, _ in views]
+    grant_reader(conn, names)  # `asaas sql`'s role: a view created again lost its grants
+    return names
 
 
 def install_views(store: Store) -> list[str]:

@@ -4,8 +4,10 @@ no remote code, safetensors only, one-line errors for broken folders."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -217,3 +219,132 @@ def test_finetune_resume_does_not_unpickle_arbitrary_objects(tmp_path):
     with pytest.raises(Exception):
         load_checkpoint(tmp_path / "state.pt")
     assert not marker.exists()
+
+
+# -- verified until loaded (issue 18 item 3) ----------------------------------------------------
+
+
+def _flip_labels(folder: Path) -> None:
+    """Rewrite model.safetensors with the classifier's two rows swapped: every label flips."""
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(str(folder / "model.safetensors"))
+    for key in ("classifier.weight", "classifier.bias"):
+        weights[key] = weights[key].flip(0).contiguous()
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+
+def _labels(db_path, version: int) -> list:
+    return q(db_path, "SELECT p.label FROM predictions p JOIN model_versions v "
+                      "ON v.id = p.model_version_id JOIN models m ON m.id = v.model_id "
+                      f"WHERE m.name = 'local' AND v.version = {version} ORDER BY p.review_id")
+
+
+@pytest.fixture
+def registered_bert(invoke, tiny_bert, tmp_path, learnable_source):
+    ok(invoke("ingest", "--source", str(learnable_source(20, 10))))
+    folder = _copy_model(tiny_bert, tmp_path / "model")
+    ok(invoke("models", "register", "local", "--hf", str(folder), "--max-length", "64"))
+    return folder
+
+
+def test_weights_swapped_after_the_check_are_never_loaded(invoke, registered_bert, tmp_path,
+                                                          db_path, monkeypatch):
+    """The swap the issue made between the check and the load: refused, because the folder is
+    hashed as it is copied and loaded from the copy."""
+    from asaas.models import registry
+
+    flipped = _copy_model(registered_bert, tmp_path / "flipped")
+    _flip_labels(flipped)
+    original = registered_bert / "model.safetensors"
+    kept = original.read_bytes()
+    check = registry.verify_artifact
+
+    def check_then_swap(mv):
+        check(mv)
+        original.write_bytes((flipped / "model.safetensors").read_bytes())
+
+    monkeypatch.setattr(registry, "verify_artifact", check_then_swap)
+    line = err(invoke("score", "--model", "local", "--quiet"))
+    assert "model.safetensors" in line and "changed after registration" in line
+    assert q(db_path, "SELECT count(*) FROM predictions") == [(0,)]
+    original.write_bytes(kept)
+    monkeypatch.setattr(registry, "verify_artifact", check)
+    assert "scored 10" in ok(invoke("score", "--model", "local", "--quiet"))
+
+
+def test_model_is_loaded_from_the_bytes_that_were_checked(invoke, registered_bert, tmp_path,
+                                                          db_path, monkeypatch):
+    """A swap right after the copy was checked changes nothing: the labels are the registered
+    model's (the flipped weights would flip every one)."""
+    from asaas.models import checksums
+
+    ok(invoke("models", "register", "local", "--from", "local:1", "--max-length", "64"))
+    assert "scored 10" in ok(invoke("score", "--model", "local", "--version", "1", "--quiet"))
+    flipped = _copy_model(registered_bert, tmp_path / "flipped")
+    _flip_labels(flipped)
+    ok(invoke("models", "register", "flipped", "--hf", str(flipped), "--max-length", "64"))
+    ok(invoke("score", "--model", "flipped", "--quiet"))  # version 1 of "flipped"
+    theirs = q(db_path, "SELECT p.label FROM predictions p JOIN model_versions v ON v.id = "
+                        "p.model_version_id JOIN models m ON m.id = v.model_id "
+                        "WHERE m.name = 'flipped' ORDER BY p.review_id")
+    assert [1 - r[0] for r in theirs] == [r[0] for r in _labels(db_path, 1)][:10]
+    copy = checksums.verified_copy
+    seen = []
+
+    @contextlib.contextmanager
+    def copy_then_swap(label, uri, expected):
+        with copy(label, uri, expected) as folder:
+            seen.append(folder)
+            assert oct(folder.stat().st_mode & 0o777) == "0o700"
+            (registered_bert / "model.safetensors").write_bytes(
+                (flipped / "model.safetensors").read_bytes())
+            yield folder
+
+    monkeypatch.setattr(checksums, "verified_copy", copy_then_swap)
+    assert "scored 10" in ok(invoke("score", "--model", "local", "--version", "2", "--quiet"))
+    assert len(_labels(db_path, 2)) == 10 and _labels(db_path, 2) == _labels(db_path, 1)
+    assert seen and not seen[0].exists()  # the private copy is removed after loading
+    result = invoke("models", "verify", "local")  # the original was changed, and is refused
+    assert result.exit_code == 1 and "changed after registration" in result.output
+
+
+def test_symbolic_links_in_a_model_folder_are_refused(invoke, registered_bert, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "notes.txt").write_text("hello")
+    link = registered_bert / "extra"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    result = invoke("models", "verify", "local")
+    assert result.exit_code == 1 and "FAILED" in result.output
+    assert "extra is a symbolic link" in result.output
+    line = err(invoke("score", "--model", "local", "--quiet"))
+    assert "symbolic link" in line
+    link.unlink()
+    assert "ok (" in ok(invoke("models", "verify", "local"))
+    # A file replaced by a link to identical bytes elsewhere is refused as well.
+    vocab = registered_bert / "vocab.txt"
+    (elsewhere / "vocab.txt").write_bytes(vocab.read_bytes())
+    vocab.unlink()
+    vocab.symlink_to(elsewhere / "vocab.txt")
+    assert "vocab.txt is a symbolic link" in err(invoke("score", "--model", "local", "--quiet"))
+    result = invoke("models", "verify", "local")
+    assert result.exit_code == 1 and "symbolic link" in result.output
+    # Registering a folder with a link in it is refused up front.
+    line = err(invoke("models", "register", "linked", "--hf", str(registered_bert)))
+    assert "symbolic link" in line
+
+
+def test_a_fifo_in_a_model_folder_is_refused_not_read(invoke, registered_bert):
+    os.mkfifo(registered_bert / "weights.fifo")
+    line = err(invoke("score", "--model", "local", "--quiet"))
+    assert "weights.fifo is not a plain file" in line
+
+
+def test_no_room_for_the_private_copy_is_a_one_line_error(invoke, registered_bert, tmp_path,
+                                                          monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
+    line = err(invoke("score", "--model", "local", "--quiet"))
+    assert "private temporary folder" in line and "TMPDIR" in line

@@ -245,3 +245,117 @@ def test_truncated_database_file_is_a_one_line_error(invoke, learnable_source, d
                      ["ingest", "--source", str(learnable_source(20, 10))]):
             line = err(invoke(*args, "--db", str(cut)))
             assert "Could not read" in line or "not a valid" in line, (size, args, line)
+
+
+# -- the allow-list (issue 18 item 1) -----------------------------------------------------------
+
+#: Each refused on the engine(s) named, by what it is, not by a name on a list.
+NOT_ALLOWED = [
+    ("postgresql", "SELECT U&\"pg\\005fread_file\"('/etc/passwd')"),
+    ("postgresql", "SELECT U&\"lower\"('A')"),                      # even an allowed one, escaped
+    ("postgresql", "SELECT \"lower\"('A')"),
+    ("postgresql", "SELECT pg_catalog.lower('A')"),
+    ("postgresql", "SELECT ('/etc/passwd').pg_read_file"),
+    ("postgresql", "SELECT (1.5).pg_sleep"),
+    ("postgresql", "SELECT lo_from_bytea(0, 'x')"),
+    ("postgresql", "SELECT pg_ls_dir('.')"),
+    ("postgresql", "SELECT current_setting('data_directory')"),
+    ("postgresql", "SELECT txid_current()"),
+    ("postgresql", "SELECT pg_advisory_lock(1)"),
+    ("postgresql", "SELECT 'pg_read_file'::regproc"),
+    ("postgresql", "SELECT '<a/>'::xml"),
+    ("postgresql", "SELECT x::my_type FROM t"),
+    ("postgresql", "SELECT some_function_nobody_listed(1)"),
+    ("postgresql", "SHOW ALL; SELECT 1"),
+    ("postgresql", "SHOW work_mem, lc_messages"),
+    ("duckdb", "SELECT json_execute_serialized_sql(json_serialize_sql('SELECT 1'))"),
+    ("duckdb", "SELECT * FROM query('SELECT 1')"),
+    ("duckdb", "SELECT * FROM query_table('reviews')"),
+    ("duckdb", "SELECT getvariable('x')"),
+    ("duckdb", "SELECT getenv('HOME')"),
+    ("duckdb", "SELECT current_setting('temp_directory')"),
+    ("duckdb", "SELECT * FROM duckdb_settings()"),
+    ("duckdb", "SELECT * FROM duckdb_secrets()"),
+    ("duckdb", "SELECT 'abc'.upper()"),
+    ("duckdb", "SELECT list_transform([1], x -> x + 1)"),
+    ("duckdb", "SHOW SELECT 1"),
+    ("duckdb", "PREPARE p AS SELECT 1"),
+    ("duckdb", "EXECUTE p"),
+    ("duckdb", "SET VARIABLE x = 1"),
+    ("duckdb", "SELECT * FROM COLUMNS('x')"),
+]
+
+
+@pytest.mark.parametrize("dialect,sql", NOT_ALLOWED)
+def test_allow_list_refuses_what_it_does_not_know(dialect, sql):
+    with pytest.raises(ReadOnlyViolation) as info:
+        check_read_only(sql, dialect)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400
+
+
+def test_refusals_name_what_and_why():
+    with pytest.raises(ReadOnlyViolation, match=r'function name "pg\\005fread_file" at line 1, '
+                                                r'column 10: a quoted or escaped name'):
+        check_read_only("SELECT U&\"pg\\005fread_file\"('/etc/passwd')", "postgresql")
+    with pytest.raises(ReadOnlyViolation, match=r"refuses pg_sleep\(\): not one of the functions "
+                                                r"known to be harmless on PostgreSQL"):
+        check_read_only("SELECT pg_sleep(1)", "postgresql")
+    with pytest.raises(ReadOnlyViolation, match=r"json_execute_serialized_sql\(\).*DuckDB"):
+        check_read_only("SELECT json_execute_serialized_sql('x')", "duckdb")
+    with pytest.raises(ReadOnlyViolation, match="cast to REGCLASS"):
+        check_read_only("SELECT 'reviews'::regclass", "postgresql")
+    with pytest.raises(ReadOnlyViolation, match="nested too deeply"):
+        check_read_only("SELECT " + "(" * 3000 + "1" + ")" * 3000, "duckdb")
+
+
+ANALYST_QUERIES = [
+    "SELECT model_label, round(accuracy, 4) AS acc FROM latest_metrics WHERE split = 'test' "
+    "ORDER BY accuracy DESC NULLS LAST LIMIT 5",
+    "WITH x AS (SELECT dataset, count(*) AS n FROM reviews GROUP BY dataset) "
+    "SELECT * FROM x WHERE n > 1",
+    "SELECT r.dataset, count(*) FILTER (WHERE p.label = 1) AS pos, avg(p.score) AS mean "
+    "FROM predictions p JOIN reviews r ON r.id = p.review_id GROUP BY ROLLUP (r.dataset)",
+    "SELECT id, rank() OVER (PARTITION BY dataset ORDER BY length(text) DESC) AS r, "
+    "lag(id) OVER (ORDER BY id) FROM reviews",
+    "SELECT CASE WHEN label = 1 THEN 'pos' ELSE 'neg' END AS l, COALESCE(rating, 0), "
+    "NULLIF(split, ''), upper(substr(text, 1, 10)), replace(text, 'a', 'b') FROM reviews",
+    "SELECT date_trunc('month', reviewed_at) AS m, extract(year FROM reviewed_at), "
+    "CAST(label AS DOUBLE), rating::INTEGER FROM reviews WHERE reviewed_at >= DATE '2017-01-01' "
+    "AND reviewed_at < now() - INTERVAL '1 day'",
+    "SELECT a FROM (VALUES (1), (2)) v(a) UNION ALL SELECT 3 EXCEPT SELECT 2",
+    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY rating) FROM reviews",
+    "SELECT * FROM reviews WHERE text LIKE '%great%' AND id IN (SELECT review_id FROM "
+    "predictions) AND EXISTS (SELECT 1 FROM models)",
+    "SELECT greatest(1, 2), least(3, 4), abs(-1), sqrt(4), ln(2), power(2, 3), floor(1.5)",
+    "EXPLAIN SELECT count(*) FROM reviews",
+]
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgresql"])
+def test_allow_list_keeps_what_analysts_write(dialect):
+    for sql in ANALYST_QUERIES:
+        check_read_only(sql, dialect)
+    check_read_only("SHOW ALL" if dialect == "postgresql" else "SHOW TABLES", dialect)
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgresql"])
+def test_allow_list_covers_every_view_asaas_ships(dialect):
+    """The views in sql/ are the queries asaas itself writes: each body passes on both engines,
+    so the allow-list is wide enough for real analysis."""
+    import re
+
+    from asaas.views import view_files
+
+    for path in view_files():
+        body = re.sub(r"(?is)^.*?CREATE\s+OR\s+REPLACE\s+VIEW\s+\w+\s+AS", "",
+                      path.read_text(encoding="utf-8"), count=1)
+        check_read_only(body, dialect)
+
+
+def test_show_all_is_one_line_on_postgres(invoke, pg_server):
+    url = pg_server()
+    ok(invoke("db", "upgrade", "--db", url))
+    assert "work_mem" in ok(invoke("sql", "--db", url, "SHOW ALL"))
+    assert "nested too deeply" in err(invoke("sql", "--db", url,
+                                             "SELECT " + "(" * 3000 + "1" + ")" * 3000))

@@ -114,19 +114,34 @@ def disagreements(model_a: str, model_b: str, fmt: str, db_url: str | None,
 
 @cli.command("sql")
 @click.argument("query_text", metavar="QUERY")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=None,
+              metavar="SECONDS", help="Cancel the query after this many seconds, on the server "
+              "too (0: no limit) [env ASAAS_SQL_TIMEOUT; default 60].")
+@click.option("--max-rows", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Print at most this many rows (0: all); a note on stderr says when the "
+              "query returned more.")
 @format_option
 @db_option
 @fail_cleanly
-def sql_command(query_text: str, fmt: str, db_url: str | None) -> None:
+def sql_command(query_text: str, timeout_s: float | None, max_rows: int, fmt: str,
+                db_url: str | None) -> None:
     """Run one read-only SQL query against the database's tables and views.
 
     Exactly one SELECT / WITH ... SELECT / VALUES / EXPLAIN / DESCRIBE / SHOW / SUMMARIZE
-    statement. Anything that writes, sets, reads files or reaches other servers is refused, and
-    the query runs on a connection that cannot write (DuckDB: read-only, no file access or
-    extensions; PostgreSQL: a read-only session).
+    statement, using only functions and constructs known to be harmless (aggregates, window,
+    string, date, math, JSON functions, casts to plain types, CASE, CTEs...); anything else is
+    refused. The query runs where it cannot write, read files or call admin functions (DuckDB:
+    a read-only, locked sandbox; PostgreSQL: a rolled-back read-only transaction as role
+    asaas_reader), within the time limit; SIGTERM and Ctrl-C cancel it on the server.
     """
     from asaas.report import run_user_sql
+    from asaas.settings import Settings
     from asaas.tables import format_table
 
-    table = run_user_sql(open_db(db_url, read_only=True), query_text)
+    timeout = Settings().sql_timeout_s if timeout_s is None else timeout_s
+    table, cut = run_user_sql(open_db(db_url, read_only=True), query_text, timeout_s=timeout,
+                              max_rows=max_rows)
     click.echo(format_table(table, fmt) if table.columns else "(no rows)")
+    if cut:
+        click.echo(f"asaas sql: showing the first {max_rows:,} rows; the query returned more "
+                   "(--max-rows N for more, 0 for all)", err=True)

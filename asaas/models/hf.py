@@ -227,6 +227,30 @@ def load_classifier(ref: str, *, num_labels: int | None = None,
     return model
 
 
+def load_verified(label: str, ref: str, expected: dict[str, str], *,
+                  revision: str | None = None, attn_implementation: str | None = None
+                  ) -> tuple[Any, Any]:
+    """The tokenizer and classifier of a registered version, loaded from exactly the bytes
+    that match its recorded checksums.
+
+    A local folder is hashed while it is copied into a private temporary folder
+    (``checksums.verified_copy``) and loaded from that copy: a file swapped in the original
+    after the check is never read. A Hub id (no local files) loads the commit pinned at
+    registration, as ``load_tokenizer`` and ``load_classifier`` do.
+    """
+    from asaas.models import checksums
+
+    if not checksums.is_local(ref):
+        return (load_tokenizer(ref, revision=revision),
+                load_classifier(ref, revision=revision, attn_implementation=attn_implementation))
+    with checksums.verified_copy(label, ref, expected) as folder:
+        try:
+            return (load_tokenizer(str(folder)),
+                    load_classifier(str(folder), attn_implementation=attn_implementation))
+        except ModelLoadError as exc:  # name the artifact, not the temporary copy
+            raise ModelLoadError(str(exc).replace(str(folder), ref)) from None
+
+
 # -- encoding -----------------------------------------------------------------------------------
 
 TRUNCATIONS = ("head", "head+tail")

@@ -103,10 +103,11 @@ class HFScorer:
             torch.set_num_threads(options.threads)
         self.rule = labels.LabelRule.from_params(mv.params) if "label_rule" in mv.params else None
         revision = mv.params.get("hf_revision")  # Hub models: the commit pinned at registration
-        self.tokenizer = hf.load_tokenizer(mv.artifact_uri, revision=revision)
         on_cuda = self.device.startswith("cuda")
-        model = hf.load_classifier(mv.artifact_uri, revision=revision,
-                                   attn_implementation="sdpa" if on_cuda else None)
+        # Loaded from a private copy of exactly the bytes that match the recorded checksums.
+        self.tokenizer, model = hf.load_verified(mv.label, mv.artifact_uri, mv.artifact_sha256,
+                                                 revision=revision,
+                                                 attn_implementation="sdpa" if on_cuda else None)
         if self.rule is None:
             self.rule = labels.resolve(model.config.id2label, mv.params.get("positive_label"))
         if recipe.quantize == "int8":
