@@ -21,7 +21,7 @@ PostgreSQL
     asaas' schema, then ``SET LOCAL ROLE asaas_reader``; the statement is declared as a cursor
     (PostgreSQL refuses anything but a query there, and a second command) and fetched in
     batches. ``asaas_reader`` is a NOLOGIN role that may only read asaas' tables and views;
-    migration 0006 creates it and ``views.create_views`` keeps its grants current.
+    migration 0007 creates it and ``views.create_views`` keeps its grants current.
 
 What the database enforces, by the role asaas connects as (say it in the docs):
 
@@ -33,11 +33,11 @@ What the database enforces, by the role asaas connects as (say it in the docs):
   as asaas_reader): no server files (asaas_reader is in no pg_read_server_files /
   pg_write_server_files / pg_signal_backend role), no admin function, no other session
   signalled, no large object and no SQL-as-text function (query_to_xml...) where migration
-  0006 ran as a superuser and revoked them from PUBLIC.
+  0007 ran as a superuser and revoked them from PUBLIC.
 * A superuser: everything above for functions whose rights are checked when the statement
   starts. A superuser session can switch back to itself inside a statement
   (``set_config('role', ...)``), and PostgreSQL checks a few functions' rights only while they
-  run: with the revocations of migration 0006 none of those shipped with PostgreSQL is left
+  run: with the revocations of migration 0007 none of those shipped with PostgreSQL is left
   that reads files, runs SQL text or signals sessions, but functions someone added to the
   database, and the visibility of other sessions' queries and of superuser-only settings, are
   then guarded by the parser alone. Do not connect `asaas sql` as a superuser.
