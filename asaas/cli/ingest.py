@@ -33,9 +33,9 @@ class _PresetChoice(click.Choice):
         pass  # always the registry's
 
 
-def _presets_say(what: str) -> str:
-    """``steam: game``-style notes, one per preset (for help texts)."""
-    return ", ".join(what.format(p=p) for p in PRESETS.values())
+def _presets_say(what: str, attribute: str = "name") -> str:
+    """``steam: game``-style notes, one per preset that has ``attribute`` (for help texts)."""
+    return ", ".join(what.format(p=p) for p in PRESETS.values() if getattr(p, attribute))
 
 
 @cli.command()
@@ -92,7 +92,7 @@ def _presets_say(what: str) -> str:
               "others test; rows without a time are rejected.")
 @click.option("--product-kind", default=None, metavar="KIND",
               help="products.kind of new products, e.g. game, app ("
-              + _presets_say("{p.name}: {p.product_kind}") + ").")
+              + _presets_say("{p.name}: {p.product_kind}", "product_kind") + ").")
 @click.option("--max-review-chars", type=int, default=None, metavar="N",
               help="Reject reviews longer than N characters [env ASAAS_MAX_REVIEW_CHARS; "
               "default 1,000,000].")
