@@ -70,10 +70,11 @@ def tinystore():
 
 
 def _export(path, app_rows, prefix="k"):
-    items = [{"key": f"{prefix}{i}", "body": text, "verdict": verdict, "posted": "2024-03-0%dT10:00:00Z"
-              % (i + 1), "lang": "en", **({"reply": {"text": "thanks", "at": 1_709_800_000}}
-                                          if i == 0 else {})}
+    """The store's export of one app's reviews; the first one has a (nested) reply."""
+    items = [{"key": f"{prefix}{i}", "body": text, "verdict": verdict,
+              "posted": f"2024-03-0{i + 1}T10:00:00Z", "lang": "en"}
              for i, (text, verdict) in enumerate(app_rows)]
+    items[0]["reply"] = {"text": "thanks", "at": 1_709_800_000}
     path.write_text(json.dumps({"data": {"items": items}, "next": None}), encoding="utf-8")
     return path
 

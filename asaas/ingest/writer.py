@@ -17,7 +17,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from asaas.clock import utcnow
-from asaas.ingest.validate import DUPLICATE, REVIEW_FIELDS, Prepared, Tally
+from asaas.ingest.validate import DUPLICATE, Prepared, Tally
 from asaas.store import Store
 from asaas.store.schema import products
 from asaas.store.sql import text_query
@@ -25,17 +25,14 @@ from asaas.store.sql import text_query
 #: Ids per statement where a database takes no array parameter (SQLite).
 _IN_CHUNK = 500
 
-#: The Arrow type of each of a validated row's values (validate.REVIEW_FIELDS), as the reviews
-#: table stores them.
+#: The Arrow type of each column of a validated batch (validate.REVIEW_FIELDS), as the reviews
+#: table stores it.
 _ARROW_TYPES = {
     "split": pa.string(), "text": pa.large_string(), "label": pa.int16(),
     "rating": pa.float64(), "content_hash": pa.string(), "reviewed_at": pa.timestamp("us"),
     "language": pa.string(), "early_access": pa.bool_(),
     "developer_response": pa.large_string(), "developer_responded_at": pa.timestamp("us"),
 }
-_ROW_TYPE = pa.struct([(name, _ARROW_TYPES[name]) for name in REVIEW_FIELDS])
-_SPLIT = REVIEW_FIELDS.index("split")
-
 
 class DerivedIds:
     """Numbers repeats of derived ids (``train:<hash>``, ``#2``, ``#3``...) across batches.
@@ -120,16 +117,15 @@ class ReviewWriter:
         def pick(values: list[Any]) -> list[Any]:
             return values if len(keep) == len(values) else [values[i] for i in keep]
 
-        rows = pick(batch.rows)
-        n = len(rows)
-        # The row tuples become Arrow columns in one conversion (in C), then the columns that
-        # are not the rows' own.
-        table = pa.Table.from_struct_array(pa.array(rows, _ROW_TYPE))
-        for name, values, kind in (("dataset", [self.dataset] * n, pa.string()),
-                                   ("external_id", pick(batch.ids), pa.string()),
-                                   ("product_id", pick(product_ids), pa.int64()),
-                                   ("ingest_run_id", [self.run_id] * n, pa.int64())):
-            table = table.append_column(name, pa.array(values, kind))
+        n = len(keep)
+        table = pa.table({
+            "dataset": pa.array([self.dataset] * n, pa.string()),
+            "external_id": pa.array(pick(batch.ids), pa.string()),
+            **{name: pa.array(pick(values), _ARROW_TYPES[name])
+               for name, values in batch.columns.items()},
+            "product_id": pa.array(pick(product_ids), pa.int64()),
+            "ingest_run_id": pa.array([self.run_id] * n, pa.int64()),
+        })
         # The batch was just checked against the database, inside this transaction. DuckDB
         # lets one process write the file at a time, so nothing can collide since; and its
         # ON CONFLICT path costs 200x a plain insert on this table (its secondary indexes).
@@ -137,7 +133,7 @@ class ReviewWriter:
         self.store.insert_arrow(self.conn, "reviews", table,
                                 on_conflict_do_nothing=not self.store.is_duckdb)
         self.inserted += n
-        self.by_split.update(row[_SPLIT] for row in rows)
+        self.by_split.update(pick(batch.columns["split"]))
 
     def _new_rows(self, batch: Prepared, tally: Tally) -> list[int]:
         """Indexes of the rows to insert. A row whose id an earlier run stored is counted as

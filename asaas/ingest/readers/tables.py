@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,7 +264,7 @@ def flatten_nested(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _flattener(options: ReadOptions) -> Any:
+def _flattener(options: ReadOptions) -> Callable[[dict[str, Any]], dict[str, Any]]:
     preset = options.preset
     return preset.flatten if preset is not None and preset.flatten else flatten_nested
 
