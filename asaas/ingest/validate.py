@@ -19,6 +19,7 @@ from typing import Any
 from asaas.clock import as_naive_utc, naive_utc, utcnow
 from asaas.ingest.options import MAX_SPLIT_CHARS
 from asaas.ingest.readers import RawBatch, unparseable_reason
+from asaas.ingest.readers.base import FIELDS
 
 _POSITIVE = {"1", "pos", "positive", "true"}
 _NEGATIVE = {"0", "neg", "negative", "false"}
@@ -220,6 +221,13 @@ def _rating(value: Any) -> float | None:
     return None if math.isnan(rating) else rating
 
 
+def _raw_columns(raw: RawBatch) -> tuple[list[None], tuple[list[Any], ...]]:
+    """A list of Nones, and the batch's values of every field in FIELDS (ColumnNames) order:
+    that list where the source lacks the field."""
+    none = [None] * len(raw)
+    return none, tuple(raw.values.get(name, none) for name in FIELDS)
+
+
 class Validator:
     def __init__(self, rules: Rules, tally: Tally, *, selection: frozenset[str] | None) -> None:
         self.rules, self.tally, self.selection = rules, tally, selection
@@ -231,19 +239,13 @@ class Validator:
         # The ingest's hot loop (bench/ingest_bench.py), kept in one piece on purpose: with
         # a method call and a tuple per row it took 10% more CPU on the Steam file (measured
         # against this loop, same process, same batches). Columns and their appends are local
-        # names; a field the source lacks is skipped, not checked row by row.
+        # names; a field the source lacks (``none``) is skipped, not checked row by row.
         out = Prepared()
         (add_split, add_text, add_label, add_rating, add_hash, add_time, add_language,
          add_flag, add_response, add_response_at) = [out.columns[name].append
                                                      for name in REVIEW_FIELDS]
-        none = [None] * len(raw)
-        col = raw.values.get
-        texts, labels, ids, ratings = (col("text", none), col("label", none), col("id", none),
-                                       col("rating", none))
-        products, names, times = col("product", none), col("product_name", none), col("time", none)
-        languages, early, responses, responded = (
-            col("language", none), col("early_access", none), col("developer_response", none),
-            col("developer_responded_at", none))
+        none, (texts, labels, ids, ratings, products, names, times, languages, early, responses,
+               responded) = _raw_columns(raw)
         wants_product = "product" in raw.values or raw.file_product is not None
         rules, tally = self.rules, self.tally
         for i in range(len(raw)):
