@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from asaas.cli.base import cli, db_option, fail_cleanly, open_db, split_list
-from asaas.ingest.readers.base import DEFAULT_SPLIT
+from asaas.ingest.readers.base import INGEST_DEFAULT_SPLIT
 from asaas.ingest.readers.presets import PRESETS, preset_names
 from asaas.settings import DEFAULT_DATASET
 
@@ -96,7 +96,7 @@ def _presets_say(what: str, attribute: str = "name") -> str:
 @click.option("--max-review-chars", type=int, default=None, metavar="N",
               help="Reject reviews longer than N characters [env ASAAS_MAX_REVIEW_CHARS; "
               "default 1,000,000].")
-@click.option("--default-split", default=DEFAULT_SPLIT, show_default=True,
+@click.option("--default-split", default=INGEST_DEFAULT_SPLIT, show_default=True,
               help="Split for table files with no split column whose name is not a split name.")
 @db_option
 @fail_cleanly
@@ -106,7 +106,7 @@ def ingest(source: str | None, db_url: str | None, **params: Any) -> None:
     from asaas.ingest import ingest as run_ingest
 
     # Options are checked before the database is opened: a typo never creates a database.
-    options = IngestOptions.from_mapping({**params, "splits": split_list(params["splits"])},
+    options = IngestOptions.from_values({**params, "splits": split_list(params["splits"])},
                                          style="cli")
     store = open_db(db_url)
     report = run_ingest(store, source, options)

@@ -1,5 +1,5 @@
 """Ingest options: one dataclass for ``asaas ingest``, job files and library calls, built from
-command-line flags and from a job step's keys by the same function (``IngestOptions.from_mapping``),
+command-line flags and from a job step's keys by the same function, ``IngestOptions.from_values``,
 and the parsing of the option values that are small languages of their own (``--label-map``,
 ``--split-before``).
 
@@ -18,7 +18,7 @@ from typing import Any
 from asaas.clock import naive_utc, parse_iso
 from asaas.errors import ConfigError
 from asaas.ingest.readers import ReadOptions
-from asaas.ingest.readers.base import BATCH_ROWS, DEFAULT_SPLIT, FIELDS, ColumnNames
+from asaas.ingest.readers.base import BATCH_ROWS, FIELDS, INGEST_DEFAULT_SPLIT, ColumnNames
 from asaas.ingest.readers.presets import FormatPreset, get_preset
 from asaas.settings import DEFAULT_DATASET, Settings
 
@@ -35,7 +35,7 @@ _LABEL_VALUES = {"1": 1, "0": 0, "-1": None, "pos": 1, "neg": 0, "positive": 1, 
 _TEXT_KEYS = ("dataset", "format", "default_split", "time_format", "product_kind",
               *(f"{name}_column" for name in FIELDS))
 
-#: Keys ``IngestOptions.from_mapping`` takes: an ingest step's keys (besides kind and source)
+#: Keys ``IngestOptions.from_values`` takes: an ingest step's keys (besides kind and source)
 #: and ``asaas ingest``'s options, by their parameter names.
 OPTION_KEYS = ("dataset", "splits", "format", "default_split", "label_map", "time_format",
                "split_before", "product_kind", "max_review_chars",
@@ -50,7 +50,7 @@ class IngestOptions:
     dataset: str | None = None
     splits: list[str] | None = None
     columns: ColumnNames = field(default_factory=ColumnNames)
-    default_split: str = DEFAULT_SPLIT
+    default_split: str = INGEST_DEFAULT_SPLIT
     #: None, or the name of a format preset (asaas.ingest.readers.presets).
     format: str | None = None
     #: Words -> 1, 0 or None (unlabelled), matched case-insensitively before the usual words.
@@ -66,11 +66,11 @@ class IngestOptions:
     batch_rows: int = BATCH_ROWS
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], style: str = "job") -> IngestOptions:
+    def from_values(cls, values: Mapping[str, Any], style: str = "cli") -> IngestOptions:
         """Checked options from ``asaas ingest``'s parameters (``style="cli"``) or an ingest
         step's keys (``style="job"``), both named as in OPTION_KEYS; a missing or None value
         takes the default. ConfigError names the bad option the way ``style`` spells it."""
-        return check_options(_from_mapping(values, style), style)
+        return check_options(_from_values(values, style), style)
 
     @property
     def preset(self) -> FormatPreset | None:
@@ -217,7 +217,7 @@ def check_options(options: IngestOptions, style: str = "cli") -> IngestOptions:
     return options
 
 
-def _from_mapping(values: Mapping[str, Any], style: str) -> IngestOptions:
+def _from_values(values: Mapping[str, Any], style: str) -> IngestOptions:
     """IngestOptions from OPTION_KEYS (unchecked but for the types a job file may get wrong)."""
     unknown = sorted(set(values) - set(OPTION_KEYS))
     if unknown:
@@ -239,7 +239,7 @@ def _from_mapping(values: Mapping[str, Any], style: str) -> IngestOptions:
     return IngestOptions(
         dataset=given.get("dataset"), splits=splits or None,
         columns=ColumnNames(**{name: given.get(f"{name}_column") for name in FIELDS}),
-        default_split=given.get("default_split", DEFAULT_SPLIT), format=given.get("format"),
+        default_split=given.get("default_split", INGEST_DEFAULT_SPLIT), format=given.get("format"),
         label_map=parse_label_map(given.get("label_map"), style),
         time_format=given.get("time_format"),
         split_before=parse_split_before(given.get("split_before"), style),
@@ -249,7 +249,7 @@ def _from_mapping(values: Mapping[str, Any], style: str) -> IngestOptions:
 def options_from_job(step: Mapping[str, Any]) -> IngestOptions:
     """IngestOptions from an ingest step of a job file (its kind and source aside);
     ConfigError names the bad key."""
-    return IngestOptions.from_mapping(
+    return IngestOptions.from_values(
         {k: v for k, v in step.items() if k not in ("kind", "source")}, style="job")
 
 

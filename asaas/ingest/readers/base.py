@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 BATCH_ROWS = 20_000
 
 #: The split of rows whose source says none (no split column, a file name that is no split name).
-DEFAULT_SPLIT = "train"
+INGEST_DEFAULT_SPLIT = "train"
 
 #: Split names recognised from file names such as ``train.parquet``.
 KNOWN_SPLITS = ("train", "test", "unsup", "validation", "dev")
@@ -90,7 +90,7 @@ class ReadOptions:
     columns: ColumnNames = field(default_factory=ColumnNames)
     #: The format preset (``--format``), or None: columns by their usual names.
     preset: FormatPreset | None = None
-    default_split: str = DEFAULT_SPLIT
+    default_split: str = INGEST_DEFAULT_SPLIT
     batch_rows: int = BATCH_ROWS
 
     @property
