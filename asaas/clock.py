@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 
 def utcnow() -> datetime:
@@ -26,6 +26,18 @@ def parse_iso(text: str) -> datetime:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     return naive_utc(datetime.fromisoformat(text))
+
+
+def as_naive_utc(value: datetime | date | str) -> datetime:
+    """A date-time (a pandas Timestamp too), a date (its midnight) or ISO 8601 text (see
+    ``parse_iso``) as naive UTC; ValueError for text that is not ISO 8601."""
+    if isinstance(value, datetime):
+        if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+            value = value.to_pydatetime()
+        return naive_utc(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return parse_iso(str(value))
 
 
 def pid_alive(pid: int) -> bool:

@@ -128,9 +128,9 @@ if mode.startswith("asaas"):
         db = admin.url.set(database=name).render_as_string(hide_password=False)
     if mode == "asaas-nowrite":
         # asaas' own side alone: reading, validating and building the batches.
-        import importlib
+        from asaas.ingest.writer import ReviewWriter
         Store.insert_arrow = lambda self, conn, table, data, *a, **k: data.num_rows
-        importlib.import_module("asaas.ingest.ingest").ReviewWriter.stored = lambda self, ids: {}
+        ReviewWriter.stored = lambda self, ids: {}
     t0 = time.perf_counter()
     store = open_store(db)
     rows = ingest(store, path).inserted

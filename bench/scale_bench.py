@@ -139,7 +139,7 @@ def main() -> None:
         os.environ["ASAAS_HOME"] = str(work / f"home-{n}")
         from asaas.ingest import ingest
         from asaas.store import open_store
-        from asaas.training import train_baseline
+        from asaas.training.baselines import train_baseline
 
         store = open_store(db)
         ingest(store, str(train), dataset="scale", splits=["train"])

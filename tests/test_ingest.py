@@ -298,9 +298,7 @@ def test_duckdb_commits_in_chunks_and_a_failure_removes_them(invoke, db_path, tm
                                                             monkeypatch):
     """On DuckDB ingest commits every DUCKDB_COMMIT_ROWS reviews (flat memory, readers get their
     turn); a failure after some chunks deletes what the run committed."""
-    import importlib
-
-    ingest_module = importlib.import_module("asaas.ingest.ingest")
+    import asaas.ingest.run as ingest_module
     rows = [{"id": f"r{i}", "text": f"review number {i}", "label": i % 2} for i in range(50)]
     path = tmp_path / "train.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
@@ -343,9 +341,9 @@ def test_killed_ingest_is_undone_by_the_next_one(invoke, db_path, tmp_path):
     pq.write_table(pa.Table.from_pylist(rows), path)
     script = tmp_path / "slow_ingest.py"
     script.write_text(textwrap.dedent(f"""
-        import importlib, time
+        import time
+        import asaas.ingest.run as module
         from asaas.store import open_store
-        module = importlib.import_module("asaas.ingest.ingest")
         module.DUCKDB_COMMIT_ROWS = 10
         # A slow source: each batch takes 0.3 s to read and check, time during which the
         # ingest must not hold the file, so the poller below sees the committed chunks.
@@ -388,11 +386,9 @@ def test_a_run_whose_rows_were_scored_or_made_products_is_still_undone(db_path, 
     between chunks) and the products the run created. DuckDB refuses to delete a parent in the
     transaction that deleted its children, so the clean-up goes step by step; before, it failed,
     the rows stayed, and every later ingest of the dataset failed on the same clean-up."""
-    import importlib
-
+    import asaas.ingest.run as module
     from asaas.ingest.readers.base import ColumnNames
 
-    module = importlib.import_module("asaas.ingest.ingest")
     rows = [{"id": f"r{i}", "text": f"review number {i}", "label": i % 2,
              "product": f"p{i % 3}"} for i in range(50)]
     path = tmp_path / "train.parquet"

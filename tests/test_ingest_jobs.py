@@ -86,3 +86,33 @@ def test_bad_ingest_steps_are_refused_when_loading(tmp_path, db_path, step, frag
     assert run_job(job, stream=log) == EXIT_BAD_JOB
     assert fragment in log.getvalue() and "(ingest)" in log.getvalue()
     assert not db_path.exists()
+
+
+def test_flags_and_job_keys_build_the_same_options(invoke, monkeypatch):
+    """`asaas ingest`'s flags and an ingest step's keys go through IngestOptions.from_values:
+    the same values give equal options, and no values give the dataclass defaults."""
+    import asaas.ingest
+    from asaas.errors import AsaasError
+    from asaas.ingest.options import IngestOptions, options_from_job
+
+    seen = []
+
+    def capture(store, source, options):
+        seen.append(options)
+        raise AsaasError("captured")
+
+    monkeypatch.setattr(asaas.ingest, "ingest", capture)
+    invoke("ingest", "--source", "x")
+    invoke("ingest", "--source", "x", "--split", "train,test", "--dataset", "bombs",
+           "--format", "steam", "--label-map", "Empfohlen=1,Nicht empfohlen=0",
+           "--time-format", "%d.%m.%Y", "--split-before", "2017-07-01", "--product-kind",
+           "app", "--max-review-chars", "500", "--default-split", "dev",
+           "--text-column", "body", "--developer-response-column", "reply")
+    step = {"kind": "ingest", "source": "x", "splits": ["train", "test"], "dataset": "bombs",
+            "format": "steam", "label_map": {"Empfohlen": 1, "Nicht empfohlen": 0},
+            "time_format": "%d.%m.%Y", "split_before": "2017-07-01", "product_kind": "app",
+            "max_review_chars": 500, "default_split": "dev", "text_column": "body",
+            "developer_response_column": "reply"}
+    assert seen == [options_from_job({"kind": "ingest", "source": "x"}), options_from_job(step)]
+    assert seen[0] == IngestOptions()
+    assert seen[1].columns.developer_response == "reply" and seen[1].split_before.year == 2017

@@ -7,11 +7,35 @@ from typing import Any
 import click
 
 from asaas.cli.base import cli, db_option, fail_cleanly, open_db, split_list
+from asaas.ingest.readers.base import INGEST_DEFAULT_SPLIT
+from asaas.ingest.readers.presets import PRESETS, preset_names
+from asaas.settings import DEFAULT_DATASET
 
 
 def _column_option(name: str, what: str) -> Any:
     return click.option(f"--{name}-column", f"{name.replace('-', '_')}_column", default=None,
                         metavar="COLUMN", help=what)
+
+
+class _PresetChoice(click.Choice):
+    """``--format``: the names of the registered format presets, read when the option is used,
+    so a preset registered after this module was imported is a choice too."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return tuple(preset_names())
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        pass  # always the registry's
+
+
+def _presets_say(what: str, attribute: str = "name") -> str:
+    """``steam: game``-style notes, one per preset that has ``attribute`` (for help texts)."""
+    return ", ".join(what.format(p=p) for p in PRESETS.values() if getattr(p, attribute))
 
 
 @cli.command()
@@ -34,12 +58,12 @@ def _column_option(name: str, what: str) -> Any:
     "--dataset",
     default=None,
     help="Name that keeps these reviews apart from other datasets (e.g. sst2, steam; at most "
-    "64 characters). Default: imdb, or steam with --format steam.",
+    f"64 characters). Default: {DEFAULT_DATASET}, or "
+    + _presets_say("{p.dataset} with --format {p.name}") + ".",
 )
-@click.option("--format", "fmt", type=click.Choice(["steam"]), default=None,
-              help="Column preset: steam reads Steam appreviews records (recommendationid, "
-              "review, voted_up, timestamp_created, language, appid/app_name, "
-              "written_during_early_access, developer_response, timestamp_dev_responded).")
+@click.option("--format", type=_PresetChoice(), default=None,
+              help="Column preset: " + "; ".join(f"{p.name} reads {p.summary}"
+                                                 for p in PRESETS.values()) + ".")
 @_column_option("text", "Column holding the review text (default: text, review, content, "
                 "sentence...).")
 @_column_option("label", "Column holding the label: 0/1, pos/neg, true/false, or words of "
@@ -67,40 +91,23 @@ def _column_option(name: str, what: str) -> Any:
               help="Split by time: reviews written before DATE (YYYY-MM-DD, UTC) are train, the "
               "others test; rows without a time are rejected.")
 @click.option("--product-kind", default=None, metavar="KIND",
-              help="products.kind of new products, e.g. game, app (steam: game).")
+              help="products.kind of new products, e.g. game, app ("
+              + _presets_say("{p.name}: {p.product_kind}", "product_kind") + ").")
 @click.option("--max-review-chars", type=int, default=None, metavar="N",
               help="Reject reviews longer than N characters [env ASAAS_MAX_REVIEW_CHARS; "
               "default 1,000,000].")
-@click.option("--default-split", default="train", show_default=True,
+@click.option("--default-split", default=INGEST_DEFAULT_SPLIT, show_default=True,
               help="Split for table files with no split column whose name is not a split name.")
 @db_option
 @fail_cleanly
-def ingest(
-    source: str | None,
-    splits: tuple[str, ...],
-    dataset: str | None,
-    fmt: str | None,
-    time_format: str | None,
-    label_map: str | None,
-    split_before: str | None,
-    product_kind: str | None,
-    max_review_chars: int | None,
-    default_split: str,
-    db_url: str | None,
-    **columns: str | None,
-) -> None:
+def ingest(source: str | None, db_url: str | None, **params: Any) -> None:
     """Load reviews into the database; running it again adds only what is new."""
-    from asaas.ingest import ColumnNames, IngestOptions, parse_label_map, parse_split_before
+    from asaas.ingest import IngestOptions
     from asaas.ingest import ingest as run_ingest
-    from asaas.ingest.options import check_options
 
     # Options are checked before the database is opened: a typo never creates a database.
-    options = check_options(IngestOptions(
-        dataset=dataset, splits=split_list(splits), format=fmt,
-        columns=ColumnNames(**{k.removesuffix("_column"): v for k, v in columns.items()}),
-        default_split=default_split, label_map=parse_label_map(label_map),
-        time_format=time_format, split_before=parse_split_before(split_before),
-        product_kind=product_kind, max_review_chars=max_review_chars))
+    options = IngestOptions.from_values({**params, "splits": split_list(params["splits"])},
+                                         style="cli")
     store = open_db(db_url)
     report = run_ingest(store, source, options)
     by_split = ", ".join(f"{k} {v:,}" for k, v in report.inserted_by_split.items())

@@ -6,11 +6,16 @@ import click
 
 from asaas.clock import utcnow
 from asaas.cli.base import cli, db_option, fail_cleanly, model_home, open_db, split_list
+from asaas.training.options import DEFAULT_SEED, FinetuneOptions
 
 
 @cli.group()
 def train() -> None:
     """Train models on ingested reviews; each run registers a new numbered version."""
+
+
+#: The defaults of every training setting (asaas.training.options), shown by --help.
+_DEFAULTS = FinetuneOptions()
 
 
 _skip_existing_option = click.option(
@@ -27,11 +32,12 @@ _language_option = click.option(
 def _baseline_command(kind: str, summary: str) -> None:
     @train.command(kind, help=summary)
     @click.option("--name", default=kind, show_default=True, help="Model name to register under.")
-    @click.option("--train-dataset", default="imdb", show_default=True,
+    @click.option("--train-dataset", default=_DEFAULTS.train_dataset, show_default=True,
                   help="Ingested dataset whose train split to learn from.")
     @click.option("--limit", type=int, default=None,
                   help="Train on a fixed pseudo-random sample of N reviews.")
-    @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+    @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+                  help="Random seed.")
     @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none",
                   show_default=True, help="balanced weighs the rarer class up (e.g. Steam "
                   "reviews, 94% positive).")
@@ -41,7 +47,7 @@ def _baseline_command(kind: str, summary: str) -> None:
     @fail_cleanly
     def command(name: str, train_dataset: str, limit: int | None, seed: int, class_weight: str,
                 languages: tuple[str, ...], skip_existing: bool, db_url: str | None) -> None:
-        from asaas.training import train_baseline
+        from asaas.training.baselines import train_baseline
 
         store = open_db(db_url)
         started = utcnow()
@@ -62,30 +68,35 @@ _baseline_command("tfidf-lr", "Strong cheap baseline: NB-scaled word+bigram TF-I
 
 
 @train.command("finetuned")
-@click.option("--base", default="distilbert-base-uncased", show_default=True,
+@click.option("--base", default=_DEFAULTS.base, show_default=True,
               metavar="HUB_ID_OR_PATH", help="Pretrained encoder to fine-tune (Hub id or folder).")
-@click.option("--name", default="finetuned", show_default=True,
+@click.option("--name", default=_DEFAULTS.name, show_default=True,
               help="Model name to register under (e.g. pretrained for an SST-2 model).")
-@click.option("--train-dataset", default="imdb", show_default=True,
+@click.option("--train-dataset", default=_DEFAULTS.train_dataset, show_default=True,
               help="Ingested labelled dataset whose train split to learn from.")
 @click.option("--limit", type=int, default=None,
               help="Train on a fixed pseudo-random sample of N reviews.")
-@click.option("--max-length", type=int, default=512, show_default=True,
+@click.option("--max-length", type=int, default=_DEFAULTS.max_length, show_default=True,
               help="Longest input in tokens; the version is scored at the same length.")
-@click.option("--truncation", type=click.Choice(["head", "head+tail"]), default="head",
+@click.option("--truncation", type=click.Choice(["head", "head+tail"]),
+              default=_DEFAULTS.truncation,
               show_default=True, help="How long reviews are cut (as in `asaas score`).")
-@click.option("--epochs", type=int, default=1, show_default=True, help="Passes over the data.")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Reviews per step.")
-@click.option("--lr", type=float, default=2e-5, show_default=True, help="Peak learning rate.")
+@click.option("--epochs", type=int, default=_DEFAULTS.epochs, show_default=True,
+              help="Passes over the data.")
+@click.option("--batch-size", type=int, default=_DEFAULTS.batch_size, show_default=True,
+              help="Reviews per step.")
+@click.option("--lr", type=float, default=_DEFAULTS.lr, show_default=True,
+              help="Peak learning rate.")
 @click.option("--class-weight", "ft_class_weight", type=click.Choice(["none", "balanced"]),
               default="none", show_default=True,
               help="balanced weighs each class in the loss inversely to its frequency (e.g. "
               "Steam reviews, 94% positive).")
-@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Random seed.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=_DEFAULTS.device,
               show_default=True, help="Where to train.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
-@click.option("--checkpoint-minutes", type=float, default=10.0, show_default=True,
+@click.option("--checkpoint-minutes", type=float, default=_DEFAULTS.checkpoint_minutes,
+              show_default=True,
               help="Save a resumable checkpoint this often (and after every epoch).")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run with the same settings from its checkpoint.")
@@ -100,7 +111,7 @@ def train_finetuned(base: str, name: str, train_dataset: str, limit: int | None,
                     resume: bool, quiet: bool, languages: tuple[str, ...], skip_existing: bool,
                     db_url: str | None, ft_class_weight: str = "none") -> None:
     """Fine-tune a pretrained transformer encoder as a sentiment classifier."""
-    from asaas.training.finetune import FinetuneOptions, finetune
+    from asaas.training.finetune import finetune
 
     store = open_db(db_url)
     opts = FinetuneOptions(base=base, name=name, train_dataset=train_dataset, limit=limit,

@@ -1,5 +1,7 @@
-"""Ingest options: one dataclass shared by ``asaas ingest`` and the job runner, and the parsing
-of the option values that are small languages of their own (``--label-map``, ``--split-before``).
+"""Ingest options: one dataclass for ``asaas ingest``, job files and library calls, built from
+command-line flags and from a job step's keys by the same function, ``IngestOptions.from_values``,
+and the parsing of the option values that are small languages of their own (``--label-map``,
+``--split-before``).
 
 Every impossible value is refused here with a one-line ConfigError naming the option, before a
 source is opened or anything is written.
@@ -8,17 +10,17 @@ source is opened or anything is written.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from asaas.clock import naive_utc, parse_iso
 from asaas.errors import ConfigError
-from asaas.ingest.readers.base import BATCH_ROWS, FIELDS, ColumnNames
+from asaas.ingest.readers import ReadOptions
+from asaas.ingest.readers.base import BATCH_ROWS, FIELDS, INGEST_DEFAULT_SPLIT, ColumnNames
+from asaas.ingest.readers.presets import FormatPreset, get_preset
 from asaas.settings import DEFAULT_DATASET, Settings
-
-#: --format values: None reads columns by their usual names; "steam" knows Steam's records.
-FORMATS = ("steam",)
 
 #: Column widths in the schema (asaas/store/schema.py), checked before PostgreSQL would abort.
 MAX_DATASET_CHARS = 64
@@ -29,17 +31,27 @@ MAX_KIND_CHARS = 32
 _LABEL_VALUES = {"1": 1, "0": 0, "-1": None, "pos": 1, "neg": 0, "positive": 1, "negative": 0,
                  "none": None, "unlabelled": None, "unlabeled": None}
 
+#: Options that are names (strings) in a job file, as in ``asaas ingest``.
+_TEXT_KEYS = ("dataset", "format", "default_split", "time_format", "product_kind",
+              *(f"{name}_column" for name in FIELDS))
+
+#: Keys ``IngestOptions.from_values`` takes: an ingest step's keys (besides kind and source)
+#: and ``asaas ingest``'s options, by their parameter names.
+OPTION_KEYS = ("dataset", "splits", "format", "default_split", "label_map", "time_format",
+               "split_before", "product_kind", "max_review_chars",
+               *(f"{name}_column" for name in FIELDS))
+
 
 @dataclass
 class IngestOptions:
-    """Everything ``asaas.ingest.ingest`` can be told besides the source and the store."""
+    """Everything ``asaas.ingest.ingest()`` can be told besides the source and the store."""
 
-    #: None: "imdb", or the format's own dataset ("steam" for --format steam).
+    #: None: settings.DEFAULT_DATASET ("imdb"), or the format preset's ("steam").
     dataset: str | None = None
     splits: list[str] | None = None
     columns: ColumnNames = field(default_factory=ColumnNames)
-    default_split: str = "train"
-    #: None or one of FORMATS.
+    default_split: str = INGEST_DEFAULT_SPLIT
+    #: None, or the name of a format preset (asaas.ingest.readers.presets).
     format: str | None = None
     #: Words -> 1, 0 or None (unlabelled), matched case-insensitively before the usual words.
     label_map: dict[str, int | None] | None = None
@@ -47,16 +59,48 @@ class IngestOptions:
     time_format: str | None = None
     #: Reviews written before this instant (naive UTC) are "train", the others "test".
     split_before: datetime | None = None
-    #: products.kind for new products (--format steam: "game").
+    #: products.kind for new products (None: the preset's, e.g. "game" for steam).
     product_kind: str | None = None
     #: Reviews longer than this are rejected; None: ASAAS_MAX_REVIEW_CHARS.
     max_review_chars: int | None = None
     batch_rows: int = BATCH_ROWS
 
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], style: str = "cli") -> IngestOptions:
+        """Checked options from ``asaas ingest``'s parameters (``style="cli"``) or an ingest
+        step's keys (``style="job"``), both named as in OPTION_KEYS; a missing or None value
+        takes the default. ConfigError names the bad option the way ``style`` spells it."""
+        return check_options(_from_values(values, style), style)
+
+    @property
+    def preset(self) -> FormatPreset | None:
+        """The format preset (None without --format); ConfigError when it is unknown."""
+        return get_preset(self.format)
+
     def resolved_dataset(self) -> str:
         if self.dataset is not None:
             return self.dataset
-        return "steam" if self.format == "steam" else DEFAULT_DATASET
+        preset = self.preset
+        return preset.dataset if preset is not None else DEFAULT_DATASET
+
+    def resolved_product_kind(self) -> str | None:
+        preset = self.preset
+        return self.product_kind or (preset.product_kind if preset is not None else None)
+
+    def resolved_label_map(self) -> dict[str, int | None] | None:
+        """The user's label words, then the preset's."""
+        preset = self.preset
+        if preset is None or not preset.label_map:
+            return self.label_map
+        return {**preset.label_map, **(self.label_map or {})}
+
+    def resolved_max_review_chars(self) -> int:
+        return self.max_review_chars or Settings().max_review_chars
+
+    def read_options(self) -> ReadOptions:
+        """What the readers are told."""
+        return ReadOptions(columns=self.columns, preset=self.preset,
+                           default_split=self.default_split, batch_rows=self.batch_rows)
 
 
 def option_name(key: str, style: str) -> str:
@@ -141,9 +185,7 @@ def _check_name(value: str | None, what: str, limit: int, style: str) -> None:
 
 def check_options(options: IngestOptions, style: str = "cli") -> IngestOptions:
     """Refuse impossible values with one line naming the option; returns the options."""
-    if options.format is not None and options.format not in FORMATS:
-        raise ConfigError(f"{option_name('format', style)} {options.format!r} is not known; "
-                          f"use one of {', '.join(FORMATS)} (or leave it out)")
+    preset = get_preset(options.format, option_name("format", style))
     _check_name(options.resolved_dataset(), "dataset", MAX_DATASET_CHARS, style)
     _check_name(options.default_split, "default_split", MAX_SPLIT_CHARS, style)
     for split in options.splits or []:
@@ -154,16 +196,18 @@ def check_options(options: IngestOptions, style: str = "cli") -> IngestOptions:
         if column is not None and not column.strip():
             raise ConfigError(f"{option_name(name + '_column', style)} must not be empty; "
                               "name a column or leave the option out")
+    # A time column is named, or the preset knows where its records keep the time.
+    reads_time = options.columns.time is not None or (preset is not None
+                                                      and "time" in preset.specs)
     if options.time_format is not None:
         if "%" not in options.time_format:
             raise ConfigError(f"{option_name('time_format', style)} {options.time_format!r} has "
                               "no % directive; write a strptime format such as "
                               "'%d.%m.%Y %H:%M:%S'")
-        if options.columns.time is None and options.format is None:
+        if not reads_time:
             raise ConfigError(f"{option_name('time_format', style)} needs "
                               f"{option_name('time_column', style)}")
-    if options.split_before is not None and options.columns.time is None \
-            and options.format is None:
+    if options.split_before is not None and not reads_time:
         raise ConfigError(f"{option_name('split_before', style)} splits by review time: name "
                           f"the time column with {option_name('time_column', style)}")
     if options.max_review_chars is not None and options.max_review_chars < 1:
@@ -173,44 +217,41 @@ def check_options(options: IngestOptions, style: str = "cli") -> IngestOptions:
     return options
 
 
-#: Keys an ingest step of a job file may have (besides kind and source).
-JOB_KEYS = ("dataset", "splits", "format", "default_split", "label_map", "time_format",
-            "split_before", "product_kind", "max_review_chars",
-            *(f"{name}_column" for name in FIELDS))
-
-
-def options_from_job(step: dict[str, Any]) -> IngestOptions:
-    """IngestOptions from an ingest step of a job file; ConfigError names the bad key."""
-    unknown = sorted(set(step) - set(JOB_KEYS) - {"kind", "source"})
+def _from_values(values: Mapping[str, Any], style: str) -> IngestOptions:
+    """IngestOptions from OPTION_KEYS (unchecked but for the types a job file may get wrong)."""
+    unknown = sorted(set(values) - set(OPTION_KEYS))
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r}; an ingest step takes source and "
-                          f"{', '.join(JOB_KEYS)}")
-    for key in ("dataset", "format", "default_split", "time_format", "product_kind",
-                *(f"{name}_column" for name in FIELDS)):
-        if key in step and not isinstance(step[key], str):
-            raise ConfigError(f"{key} must be a string, not {step[key]!r}")
-    splits = step.get("splits")
+        takes = "an ingest step takes source and" if style == "job" else "ingest takes"
+        raise ConfigError(f"unknown key {unknown[0]!r}; {takes} {', '.join(OPTION_KEYS)}")
+    given = {k: v for k, v in values.items() if v is not None}
+    for key in _TEXT_KEYS:
+        if key in given and not isinstance(given[key], str):
+            raise ConfigError(f"{option_name(key, style)} must be a string, not {given[key]!r}")
+    splits = given.get("splits")
     if splits is not None and (not isinstance(splits, list)
                                or not all(isinstance(s, str) for s in splits)):
-        raise ConfigError(f"splits must be a list of names such as [\"train\", \"test\"], not "
-                          f"{splits!r}")
-    limit = step.get("max_review_chars")
+        raise ConfigError(f"{option_name('splits', style)} must be a list of names such as "
+                          f"[\"train\", \"test\"], not {splits!r}")
+    limit = given.get("max_review_chars")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-        raise ConfigError(f"max_review_chars must be a whole number, not {limit!r}")
-    columns = ColumnNames(**{name: step.get(f"{name}_column") for name in FIELDS})
-    options = IngestOptions(
-        dataset=step.get("dataset"), splits=splits, columns=columns,
-        default_split=step.get("default_split", "train"), format=step.get("format"),
-        label_map=parse_label_map(step.get("label_map"), "job"),
-        time_format=step.get("time_format"),
-        split_before=parse_split_before(step.get("split_before"), "job"),
-        product_kind=step.get("product_kind"), max_review_chars=limit)
-    return check_options(options, "job")
+        raise ConfigError(f"{option_name('max_review_chars', style)} must be a whole number, "
+                          f"not {limit!r}")
+    return IngestOptions(
+        dataset=given.get("dataset"), splits=splits or None,
+        columns=ColumnNames(**{name: given.get(f"{name}_column") for name in FIELDS}),
+        default_split=given.get("default_split", INGEST_DEFAULT_SPLIT), format=given.get("format"),
+        label_map=parse_label_map(given.get("label_map"), style),
+        time_format=given.get("time_format"),
+        split_before=parse_split_before(given.get("split_before"), style),
+        product_kind=given.get("product_kind"), max_review_chars=limit)
 
 
-def max_review_chars(options: IngestOptions) -> int:
-    return options.max_review_chars or Settings().max_review_chars
+def options_from_job(step: Mapping[str, Any]) -> IngestOptions:
+    """IngestOptions from an ingest step of a job file (its kind and source aside);
+    ConfigError names the bad key."""
+    return IngestOptions.from_values(
+        {k: v for k, v in step.items() if k not in ("kind", "source")}, style="job")
 
 
-__all__ = ["FORMATS", "IngestOptions", "JOB_KEYS", "check_options", "max_review_chars",
-           "options_from_job", "parse_label_map", "parse_split_before"]
+__all__ = ["IngestOptions", "OPTION_KEYS", "check_options", "options_from_job",
+           "parse_label_map", "parse_split_before"]

@@ -207,6 +207,24 @@ def find_by_recipe(store: Store, name: str, recipe_key: str) -> ModelVersion | N
     return matches[-1] if matches else None
 
 
+@dataclass(frozen=True)
+class NewVersion:
+    """What a new version records besides its model's name and its number (``register``)."""
+
+    kind: str
+    artifact_uri: str
+    recipe: Recipe
+    #: sha256 of every artifact file (empty for a Hub id).
+    artifact_sha256: dict[str, str]
+    params: dict[str, Any] = field(default_factory=dict)
+    train_dataset: str | None = None
+    train_split: str | None = None
+    train_fingerprint: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    #: The model's description, when this version creates the model.
+    description: str | None = None
+
+
 def register(
     store: Store,
     name: str,
@@ -223,7 +241,8 @@ def register(
     artifact_sha256: dict[str, str] | None = None,
     conn: sa.Connection | None = None,
 ) -> ModelVersion:
-    """Add version n+1 of ``name`` (creating the model), in one transaction.
+    """Add version n+1 of ``name`` (creating the model), in one transaction (``conn``'s when
+    given).
 
     ``recipe`` is how the version is scored (transformers: max length, truncation,
     quantisation); a transformer registered without one gets the defaults.
@@ -235,41 +254,49 @@ def register(
         raise AsaasError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
     if artifact_sha256 is None:
         artifact_sha256 = checksums.compute(artifact_uri)
-    if conn is None:
-        with store.transaction() as own:
-            return register(store, name, kind=kind, artifact_uri=artifact_uri, params=params,
-                            train_dataset=train_dataset, train_split=train_split,
-                            train_fingerprint=train_fingerprint, metrics=metrics, recipe=recipe,
-                            description=description, artifact_sha256=artifact_sha256, conn=own)
     if kind == "hf" and (recipe is None or recipe.max_length is None):
         recipe = Recipe(DEFAULT_MAX_LENGTH, DEFAULT_TRUNCATION, None)
     recipe = recipe or Recipe()
     check_recipe(recipe)
+    new = NewVersion(kind=kind, artifact_uri=artifact_uri, recipe=recipe,
+                     artifact_sha256=dict(artifact_sha256), params=params or {},
+                     train_dataset=train_dataset, train_split=train_split,
+                     train_fingerprint=train_fingerprint, metrics=metrics or {},
+                     description=description)
+    if conn is not None:
+        return _insert_version(conn, name, new)
+    with store.transaction() as own:
+        return _insert_version(own, name, new)
+
+
+def _insert_version(conn: sa.Connection, name: str, new: NewVersion) -> ModelVersion:
     now = utcnow()
     model_id = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar()
     if model_id is None:
         model_id = next_id(conn, "models_id_seq")
-        conn.execute(sa.insert(models).values(id=model_id, name=name, description=description,
-                                              created_at=now))
+        conn.execute(sa.insert(models).values(id=model_id, name=name,
+                                              description=new.description, created_at=now))
     last = conn.execute(sa.select(sa.func.max(model_versions.c.version))
                         .where(model_versions.c.model_id == model_id)).scalar()
-    version_id = next_id(conn, "model_versions_id_seq")
-    env = environment()
+    version_id, version = next_id(conn, "model_versions_id_seq"), (last or 0) + 1
+    env, recipe, languages = environment(), new.recipe, new.params.get("languages")
     conn.execute(sa.insert(model_versions).values(
-        id=version_id, model_id=model_id, version=(last or 0) + 1, kind=kind,
-        artifact_uri=artifact_uri, params=json.dumps(params or {}), train_dataset=train_dataset,
-        train_split=train_split, train_fingerprint=train_fingerprint,
-        metrics=json.dumps(metrics or {}), environment=json.dumps(env), created_at=now,
-        max_length=recipe.max_length, truncation=recipe.truncation, quantize=recipe.quantize,
-        languages=",".join(params["languages"]) if (params or {}).get("languages") else None,
-        artifact_sha256=json.dumps(artifact_sha256, sort_keys=True),
+        id=version_id, model_id=model_id, version=version, kind=new.kind,
+        artifact_uri=new.artifact_uri, params=json.dumps(new.params),
+        train_dataset=new.train_dataset, train_split=new.train_split,
+        train_fingerprint=new.train_fingerprint, metrics=json.dumps(new.metrics),
+        environment=json.dumps(env), created_at=now, max_length=recipe.max_length,
+        truncation=recipe.truncation, quantize=recipe.quantize,
+        languages=",".join(languages) if languages else None,
+        artifact_sha256=json.dumps(new.artifact_sha256, sort_keys=True),
     ))
     return ModelVersion(
-        id=version_id, name=name, version=(last or 0) + 1, kind=kind, artifact_uri=artifact_uri,
-        params=params or {}, train_dataset=train_dataset, train_fingerprint=train_fingerprint,
-        metrics=metrics or {}, environment=env, created_at=now, train_split=train_split,
-        max_length=recipe.max_length, truncation=recipe.truncation, quantize=recipe.quantize,
-        artifact_sha256=dict(artifact_sha256),
+        id=version_id, name=name, version=version, kind=new.kind,
+        artifact_uri=new.artifact_uri, params=new.params, train_dataset=new.train_dataset,
+        train_fingerprint=new.train_fingerprint, metrics=new.metrics, environment=env,
+        created_at=now, train_split=new.train_split, max_length=recipe.max_length,
+        truncation=recipe.truncation, quantize=recipe.quantize,
+        artifact_sha256=dict(new.artifact_sha256),
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from asaas.errors import AsaasError
+from asaas.settings import DEFAULT_DATASET
 from asaas.store import Store
 from asaas.store.sql import text_query
 
@@ -32,7 +33,7 @@ class TrainingData:
         return len(self.texts)
 
 
-def load_training_data(store: Store, dataset: str = "imdb", split: str = "train",
+def load_training_data(store: Store, dataset: str = DEFAULT_DATASET, split: str = "train",
                        limit: int | None = None, languages: list[str] | None = None
                        ) -> TrainingData:
     """Labelled rows of ``dataset``/``split``; ``limit`` takes a fixed pseudo-random sample

@@ -5,9 +5,13 @@ Supported sources, one module each (a new kind of source is one new module that 
 
 - ``aclimdb``: the original ``aclImdb/`` folder and ``aclImdb_v1.tar.gz`` archive;
 - ``tables``: Parquet, CSV/TSV, JSON Lines and JSON files, or a folder of them;
-- ``hub``: a Hugging Face Hub dataset (``hf:NAME``);
-- ``steam``: not a kind of file but a format preset (``--format steam``) and the JSON shapes of
-  Steam's appreviews API, which ``tables`` reads.
+- ``hub``: a Hugging Face Hub dataset (``hf:NAME``).
+
+Format presets are the other kind of module here: not a kind of source but one store's records
+(``--format NAME``: its column names, dataset, product kind, label words and JSON shapes). A new
+store is one new module that calls ``presets.register_preset``:
+
+- ``steam``: Steam's appreviews records and API pages.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from asaas.ingest.readers.base import (
     read_error,
     unparseable_reason,
 )
+from asaas.ingest.readers.presets import FormatPreset, get_preset, preset_names, register_preset
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["BATCH_ROWS", "ColumnNames", "RawBatch", "ReadOptions", "Skipped", "Source",
-           "check_splits", "open_source", "unparseable_reason"]
+__all__ = ["BATCH_ROWS", "ColumnNames", "FormatPreset", "RawBatch", "ReadOptions", "Skipped",
+           "Source", "check_splits", "get_preset", "open_source", "preset_names",
+           "register_preset", "unparseable_reason"]
 
 
 def open_source(source: str, options: ReadOptions | None = None) -> Source:

@@ -2,22 +2,28 @@
 batches readers yield, split checks and the registry of source kinds.
 
 Readers do not judge values: texts may be bytes (checked for UTF-8 later), labels and times may be
-any type. ``asaas.ingest.validate`` judges every row; ``asaas.ingest.ingest`` writes them.
+any type. ``asaas.ingest.validate`` judges every row; ``asaas.ingest.writer`` writes them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asaas.errors import SourceError
+
+if TYPE_CHECKING:
+    from asaas.ingest.readers.presets import FormatPreset
 
 #: Rows per batch: big enough that per-batch database round trips cost little, small enough
 #: that a batch of long reviews stays a few tens of MB.
 BATCH_ROWS = 20_000
+
+#: The split of rows whose source says none (no split column, a file name that is no split name).
+INGEST_DEFAULT_SPLIT = "train"
 
 #: Split names recognised from file names such as ``train.parquet``.
 KNOWN_SPLITS = ("train", "test", "unsup", "validation", "dev")
@@ -66,8 +72,9 @@ class FieldSpec:
     required: bool = False
 
 
-#: Without a preset: the usual names for text, label, id and rating; the product, time and
-#: language columns are only read when named (guessing them would mix up unrelated columns).
+#: Without a format preset (``presets.py``): the usual names for text, label, id and rating; the
+#: product, time and language columns are only read when named (guessing them would mix up
+#: unrelated columns).
 GENERIC_SPECS: dict[str, FieldSpec] = {
     "text": FieldSpec(TEXT_COLUMNS, required=True),
     "label": FieldSpec(LABEL_COLUMNS),
@@ -81,25 +88,39 @@ class ReadOptions:
     """What a reader needs to know besides the source itself."""
 
     columns: ColumnNames = field(default_factory=ColumnNames)
-    #: Field -> how to find its column (GENERIC_SPECS, or a format preset's).
-    specs: dict[str, FieldSpec] = field(default_factory=lambda: dict(GENERIC_SPECS))
-    default_split: str = "train"
+    #: The format preset (``--format``), or None: columns by their usual names.
+    preset: FormatPreset | None = None
+    default_split: str = INGEST_DEFAULT_SPLIT
     batch_rows: int = BATCH_ROWS
-    #: File names that carry the product id (Steam API pages: ``review_<appid>.json``).
-    product_from_file_name: re.Pattern[str] | None = None
-    #: What to call the format in messages ("steam"), or None.
-    format_name: str | None = None
+
+    @property
+    def specs(self) -> Mapping[str, FieldSpec]:
+        """Field -> how to find its column: the preset's, else GENERIC_SPECS."""
+        return self.preset.specs if self.preset is not None else GENERIC_SPECS
+
+    @property
+    def product_from_file_name(self) -> re.Pattern[str] | None:
+        """File names that carry the product id (Steam API pages: ``review_<appid>.json``)."""
+        return self.preset.product_from_file_name if self.preset is not None else None
+
+    @property
+    def format_name(self) -> str | None:
+        """What to call the format in messages ("steam"), or None."""
+        return self.preset.name if self.preset is not None else None
 
 
 def resolve_columns(names: list[str], options: ReadOptions, where: str, *,
-                    file_product: bool = False) -> dict[str, str]:
+                    file_product: bool = False,
+                    specs: Mapping[str, FieldSpec] | None = None) -> dict[str, str]:
     """Field -> source column for one file or dataset; SourceError names the option to fix.
 
-    A column the user named must exist; a required field must be found among its candidates.
-    ``file_product``: the file name gives the product, so no product column is needed.
+    A column the user named must exist; a required field must be found among its candidates
+    (``specs``, by default the options'). ``file_product``: the file name gives the product, so
+    no product column is needed.
     """
     out: dict[str, str] = {}
     lowered = {n.lower(): n for n in names}
+    specs = options.specs if specs is None else specs
     for name in FIELDS:
         wanted = getattr(options.columns, name)
         option = FIELD_OPTIONS[name]
@@ -110,7 +131,7 @@ def resolve_columns(names: list[str], options: ReadOptions, where: str, *,
                 )
             out[name] = wanted
             continue
-        spec = options.specs.get(name, FieldSpec())
+        spec = specs.get(name, FieldSpec())
         found = next((lowered[c.lower()] for c in spec.candidates if c.lower() in lowered), None)
         if found is not None:
             out[name] = found

@@ -7,7 +7,6 @@ batches holds one batch in memory. With ``HF_HUB_OFFLINE=1`` only the local cach
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +58,10 @@ class HubSource(Source):
                 continue
             # Only text and label are looked for by their usual names: Hub datasets have always
             # been given ids derived from split and text, and must keep them (idempotency).
-            options = self.options if self.options.format_name else replace(
-                self.options, specs={k: v for k, v in self.options.specs.items()
-                                     if k in ("text", "label")})
-            mapping = resolve_columns(list(ds.column_names), options,
-                                      f"{self.dataset}/{hub_split}")
+            specs = self.options.specs if self.options.preset is not None else {
+                k: v for k, v in self.options.specs.items() if k in ("text", "label")}
+            mapping = resolve_columns(list(ds.column_names), self.options,
+                                      f"{self.dataset}/{hub_split}", specs=specs)
             first = 0
             for rows in ds.select_columns(list(dict.fromkeys(mapping.values()))).iter(size):
                 n = len(next(iter(rows.values())))

@@ -4,9 +4,11 @@ The preset knows the appreviews record (``recommendationid``, ``review``, ``vote
 ``timestamp_created``, ``language``, ``written_during_early_access``, ``developer_response``,
 ``timestamp_dev_responded``) and where the game is: an ``appid`` / ``app_id`` / ``app id`` column,
 or, for the API's own pages, which carry no app id inside the records, the file name
-``review_<appid>.json`` (the name woctezuma's steamreviews tool gives them).
+``review_<appid>.json`` (the name woctezuma's steamreviews tool gives them; a fetch of the API
+that writes each page to such a file is ingested by this preset as it is).
 
-JSON shapes read from a ``.json`` file (``asaas.ingest.readers.tables`` opens the file):
+JSON shapes read from a ``.json`` file (``asaas.ingest.readers.tables`` opens the file and asks
+the presets for the shapes it does not know itself):
 
 - an API page: ``{"success": 1, "query_summary": {...}, "reviews": [{...}, ...]}``;
 - woctezuma's steamreviews file: ``{"reviews": {"<recommendationid>": {...}}, "query_summary":
@@ -14,8 +16,8 @@ JSON shapes read from a ``.json`` file (``asaas.ingest.readers.tables`` opens th
 - a plain list of records ``[{...}, ...]``;
 - JSON Lines, one record per line (also ``.jsonl``).
 
-Nested objects (the API's ``"author": {...}``) are flattened to ``author_steamid`` and alike, the
-names the Parquet copy in ``../shared/data/steam`` uses.
+Nested objects (the API's ``"author": {...}``) are flattened to ``author_steamid`` and alike (the
+readers' usual one-level flattening), the names the Parquet copy in ``../shared/data/steam`` uses.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import re
 from typing import Any
 
 from asaas.ingest.readers.base import FieldSpec
+from asaas.ingest.readers.presets import FormatPreset, register_preset
 
 NAME = "steam"
 
@@ -51,9 +54,7 @@ SPECS: dict[str, FieldSpec] = {
 
 
 def document_records(doc: Any) -> list[Any] | None:
-    """The review records of a parsed JSON document, or None when it holds no list of them."""
-    if isinstance(doc, list):
-        return doc
+    """The review records of an API page or a steamreviews file, or None for other documents."""
     if isinstance(doc, dict) and "reviews" in doc:
         reviews = doc["reviews"]
         if isinstance(reviews, list):
@@ -66,20 +67,10 @@ def document_records(doc: Any) -> list[Any] | None:
     return None
 
 
-def is_document(doc: Any) -> bool:
-    """A one-line JSON object that is a whole page (``{"reviews": [...]}``), not a record."""
-    return isinstance(doc, dict) and isinstance(doc.get("reviews"), (list, dict))
-
-
-def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One level of nesting flattened: ``{"author": {"steamid": 1}}`` -> ``author_steamid``."""
-    if not any(isinstance(v, dict) for v in record.values()):
-        return record
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                out.setdefault(f"{key}_{sub}", v)
-        else:
-            out[key] = value
-    return out
+PRESET = register_preset(FormatPreset(
+    name=NAME,
+    summary="Steam appreviews records (recommendationid, review, voted_up, timestamp_created, "
+    "language, appid/app_name, written_during_early_access, developer_response, "
+    "timestamp_dev_responded)",
+    specs=SPECS, dataset=DEFAULT_DATASET, product_kind=PRODUCT_KIND,
+    product_from_file_name=PRODUCT_FROM_FILE_NAME, document_records=document_records))

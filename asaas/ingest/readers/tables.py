@@ -14,13 +14,12 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from asaas.errors import SourceError
-from asaas.ingest.readers import steam
 from asaas.ingest.readers.base import (
     SOURCE_HELP,
     SPLIT_COLUMNS,
@@ -35,6 +34,7 @@ from asaas.ingest.readers.base import (
     register,
     resolve_columns,
 )
+from asaas.ingest.readers.presets import preset_document_records
 
 SUFFIXES = {".parquet": "parquet", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
             ".ndjson": "jsonl", ".json": "json"}
@@ -249,6 +249,45 @@ def _unescape(value: str) -> Any:
 # -- JSON Lines and JSON documents ---------------------------------------------------------------
 
 
+def flatten_nested(record: dict[str, Any]) -> dict[str, Any]:
+    """One level of nesting flattened: ``{"author": {"steamid": 1}}`` -> ``author_steamid``
+    (what a format preset gets unless it flattens its records its own way)."""
+    if not any(isinstance(v, dict) for v in record.values()):
+        return record
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                out.setdefault(f"{key}_{sub}", v)
+        else:
+            out[key] = value
+    return out
+
+
+def _flattener(options: ReadOptions) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    preset = options.preset
+    return preset.flatten if preset is not None and preset.flatten else flatten_nested
+
+
+def document_records(doc: Any, options: ReadOptions) -> list[Any] | None:
+    """The review records of a parsed JSON document, or None when it holds no list of them:
+    a shape the selected preset knows, a plain list of records, or a shape any preset knows
+    (Steam's ``{"reviews": [...]}`` is read with or without --format steam)."""
+    preset = options.preset
+    if preset is not None and preset.document_records is not None:
+        records = preset.document_records(doc)
+        if records is not None:
+            return records
+    if isinstance(doc, list):
+        return doc
+    return preset_document_records(doc)
+
+
+def is_document(line: Any, options: ReadOptions) -> bool:
+    """A one-line JSON object that is a whole page (``{"reviews": [...]}``), not a record."""
+    return isinstance(line, dict) and document_records(line, options) is not None
+
+
 def _parse_line(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
     try:
         record = json.loads(line)
@@ -277,6 +316,7 @@ class _JsonLines(_File):
         bad: list[tuple[str, str]] = []
         where: list[str] = []
         seen = 0
+        flatten = _flattener(self.options)
         with self._open_text(mode="rb") as fh:
             for lineno, line in enumerate(fh, start=1):
                 if not line.strip():
@@ -285,7 +325,7 @@ class _JsonLines(_File):
                 if record is None:
                     bad.append((f"{self.path.name}:{lineno}", reason or "bad line"))
                 else:
-                    records.append(steam.flatten(record))
+                    records.append(flatten(record))
                     where.append(f"{self.path.name}:{lineno}")
                 seen += 1
                 if len(records) + len(bad) >= self.options.batch_rows:
@@ -303,7 +343,7 @@ class _JsonLines(_File):
 
 
 class _JsonDocument(_File):
-    """A ``.json`` file: JSON Lines, or one document (a Steam API page, a list of records)."""
+    """A ``.json`` file: JSON Lines, or one document (a list of records, a Steam API page)."""
 
     def prepare(self) -> None:
         with self._open_text(mode="rb") as fh:
@@ -311,7 +351,7 @@ class _JsonDocument(_File):
         record, _ = _parse_line(first)
         self.lines: _JsonLines | None = None
         self._loaded: list[Any] | None = None
-        if record is not None and not steam.is_document(record):
+        if record is not None and not is_document(record, self.options):
             self.lines = _JsonLines(self.path, self.options)
             self.lines.prepare()
             self.names = self.lines.names
@@ -323,7 +363,7 @@ class _JsonDocument(_File):
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise SourceError(f"{self.path} is neither JSON Lines nor one JSON document "
                                   f"({exc}); fix the file or name it .jsonl") from None
-        records = steam.document_records(doc)
+        records = document_records(doc, self.options)
         if records is None:
             raise SourceError(f"{self.path} holds a JSON document without a list of reviews "
                               "(expected [{...}, ...] or {\"reviews\": [...]}); "
@@ -332,7 +372,8 @@ class _JsonDocument(_File):
 
     def load_names(self) -> list[str]:
         if self.lines is None and self._loaded is None:
-            self._loaded = [steam.flatten(r) if isinstance(r, dict) else r for r in self._load()]
+            flatten = _flattener(self.options)
+            self._loaded = [flatten(r) if isinstance(r, dict) else r for r in self._load()]
             names: dict[str, None] = {}
             for r in self._loaded:
                 if isinstance(r, dict):
