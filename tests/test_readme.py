@@ -53,7 +53,7 @@ EXPECTED_ERRORS = (
     (lambda a: "--gpus-per-worker" in a, "GPU"),
     # docs/security.md: what `asaas sql` refuses
     (lambda a: a == ["sql", "DELETE FROM reviews"], "read-only: DELETE is not allowed"),
-    (lambda a: a[:1] == ["sql"] and "read_csv(" in a[1], "cannot call read_csv()"),
+    (lambda a: a[:1] == ["sql"] and "read_csv(" in a[1], "refuses read_csv()"),
     (lambda a: a[:1] == ["sql"] and "; DROP" in a[1], "exactly one read-only statement"),
 )
 

@@ -16,7 +16,7 @@ def load_pipeline(artifact: str, *, expected_sha256: str | None = None) -> Any:
     joblib files are pickles, which run code when loaded: the bytes are read once and, with
     ``expected_sha256`` (recorded at registration), checked before they are unpickled from
     memory, so a swapped file is refused and cannot be swapped again after the check.
-    skops, the safe format, was measured and kept out: see README "How artifacts are verified".
+    skops, the safe format, was measured and kept out: see docs/security.md, "How artifacts are verified".
     """
     import io
 
