@@ -28,7 +28,8 @@ from datetime import datetime
 from typing import Any
 
 #: Fields whose every difference is recorded: the author's and the developer's doing.
-TRACKED = ("text", "label", "developer_response", "developer_responded_at", "review_updated_at")
+TRACKED = ("text", "label", "rating", "developer_response", "developer_responded_at",
+           "review_updated_at")
 
 #: Counters that change all the time (votes) and fields 0006 added: updated, recorded in history
 #: only when a value that was stored changes.

@@ -112,12 +112,16 @@ def test_edits_and_developer_answers_are_seen_and_landed(invoke, fake, db_path, 
     page = json.loads((latest / "pages" / "page-0001-review_440.json").read_text())
     top = {r["recommendationid"]: r for r in page["reviews"][:8]}
     assert set(top) == changed["new"] | changed["flipped"]
-    for rid in changed["flipped"]:  # the landed page has the new state, for phase 2's history
+    for rid in changed["flipped"]:  # the landed page has the new state
         assert top[rid]["voted_up"] is True and top[rid]["developer_response"]
-    # The ingest keeps the first copy for now (issue 19 phase 2 updates it with history).
+    # The ingest updates the stored copies and records each change (asaas.ingest.changes).
+    assert "ingested 5, updated 3" in out
     flipped = ",".join(f"'{r}'" for r in changed["flipped"])
     assert q(db_path, f"SELECT DISTINCT label FROM reviews WHERE external_id IN ({flipped})"
-             ) == [(0,)]
+             ) == [(1,)]
+    assert q(db_path, "SELECT field, count(*) FROM review_history GROUP BY field ORDER BY 1") == [
+        ("developer_responded_at", 3), ("developer_response", 3), ("label", 3),
+        ("review_updated_at", 3), ("text", 3)]
 
 
 def test_full_walks_past_what_is_held(invoke, fake, db_path):
@@ -357,11 +361,8 @@ def test_review_row_matches_what_ingest_stores(invoke, fake, db_path):
     rows = [review_row(r) for r in records]
     held = held_rows(open_store(str(db_path)), "steam", [r["external_id"] for r in rows])
     result = compare(held, rows, fields=FIELDS)
-    assert result.history == [] and len(result.unchanged) == 250
-    # ingest does not store votes yet (phase 2): they are backfills, not changes.
-    assert set(result.updates[rows[0]["external_id"]]) <= {"review_updated_at", "votes_up",
-                                                           "votes_funny", "comment_count",
-                                                           "weighted_vote_score"}
+    # Every field, votes and edit time included, as ingest stored it: nothing to update.
+    assert result.history == [] and len(result.unchanged) == 250 and result.updates == {}
 
 
 # -- the shared woctezuma copy -------------------------------------------------------------------

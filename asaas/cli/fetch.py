@@ -69,7 +69,7 @@ def fetch_steam(appids: tuple[str, ...], language: str, order: str, max_pages: i
             f"steam app {r.appid}: {_n(r.pages, 'page')} in {_n(r.requests, 'request')} "
             f"({_n(r.retries, 'retry', 'retries')}), {r.reviews:,} reviews: {r.new:,} new, "
             f"{r.changed:,} changed, {r.unchanged:,} held unchanged; {r.stopped}; "
-            f"ingested {r.ingested:,}"
+            f"ingested {r.ingested:,}" + (f", updated {r.updated:,}" if r.updated else "")
             + (f" (ingest run {r.ingest_run_id})" if r.ingest_run_id else "")
             + f" in {r.duration_s:.1f} s" + (f" [{'; '.join(extra)}]" if extra else ""))
         for reason, n in r.rejected.items():

@@ -81,6 +81,11 @@ def _presets_say(what: str, attribute: str = "name") -> str:
 @_column_option("early-access", "Column holding a true/false 'written during early access'.")
 @_column_option("developer-response", "Column holding the developer's reply.")
 @_column_option("developer-responded-at", "Column holding when the developer replied.")
+@_column_option("updated-at", "Column holding when the author last edited the review.")
+@_column_option("votes-up", "Column holding the review's helpful votes.")
+@_column_option("votes-funny", "Column holding the review's funny votes.")
+@_column_option("comment-count", "Column holding the review's comment count.")
+@_column_option("weighted-vote-score", "Column holding a helpfulness score (a number).")
 @click.option("--time-format", default=None, metavar="FORMAT",
               help="strptime format for time strings that are not ISO 8601, e.g. "
               "'%d.%m.%Y %H:%M:%S'.")
@@ -123,7 +128,16 @@ def ingest(source: str | None, db_url: str | None, **params: Any) -> None:
             click.echo(f"  {word} {count:,}: {reason} (e.g. {where})")
     if report.products:
         click.echo(f"  products: {report.products:,} ({report.products_created:,} new)")
+    if report.updated or report.backfilled:
+        fields = ", ".join(f"{name} {n:,}" for name, n in report.changes.items())
+        click.echo(f"  updated {report.updated:,} stored reviews whose new copy changed ("
+                   f"{fields or 'no field'}; kept in review_history)"
+                   + (f", {report.rescore:,} with a new text to score again" if report.rescore
+                      else "")
+                   + (f"; filled in fields of {report.backfilled:,} that had none"
+                      if report.backfilled else ""))
     for path, reason in report.skipped_files:
         click.echo(f"  skipped file {path}: {reason}")
-    if report.inserted == 0 and report.rows_read and report.already_present:
+    if report.inserted == 0 and report.rows_read and report.already_present \
+            and not report.updated:
         click.echo(f"nothing new: every valid row is already in dataset {report.dataset!r}")

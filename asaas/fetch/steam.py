@@ -20,13 +20,12 @@ Per app, one fetch run (asaas.fetch.landing):
    unchanged. The walk stops after ``overlap`` reviews in a row held unchanged (what the last
    fetch already saw; only once some walk reached the end of the list, see ``_new_run``), at
    the end of the list, or after ``max_pages`` (the next fetch then goes on from there).
-4. The run's pages are ingested through ``--format steam`` in one ingest run. Nothing reaches
-   the database before every page of the run is landed, and an ingest that fails leaves nothing
-   (asaas.ingest), so a failure anywhere leaves the database as it was; the landed pages stay,
-   and the next fetch resumes or ingests them.
-
-Not done here yet (issue 19 phase 2): updating stored reviews whose fields changed and
-recording the changes (the ingest path keeps the first copy of an id today).
+4. The run's pages are ingested through ``--format steam`` in one ingest run: new reviews are
+   inserted, stored ones whose copy changed are updated with their changes recorded in
+   ``review_history`` (asaas.ingest.changes). Nothing reaches the database before every page of
+   the run is landed, and an ingest that fails leaves nothing (asaas.ingest), so a failure
+   anywhere leaves the database as it was; the landed pages stay, and the next fetch resumes or
+   ingests them.
 """
 
 from __future__ import annotations
@@ -140,6 +139,8 @@ class AppFetch:
     stopped: str = ""
     total_reviews: int | None = None
     ingested: int = 0
+    #: Stored reviews the ingest updated (their changes recorded in review_history).
+    updated: int = 0
     ingest_run_id: int | None = None
     #: Reviews the ingest refused, by reason (asaas.ingest's reasons), with examples.
     rejected: dict[str, int] = field(default_factory=dict)
@@ -192,11 +193,16 @@ def review_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _time(value: Any, parse: Callable[[Any], datetime | None]) -> datetime | None:
-    # As ingest reads it (0 is 1970-01-01 there too), so that a stored review compares equal.
+    # As ingest reads it (0, Steam's "none", is no time there too), so that a stored review
+    # compares equal.
     try:
-        return parse(value)
+        moment = parse(value)
     except (TypeError, ValueError, OverflowError):
         return None
+    return None if moment == _EPOCH else moment
+
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 _COMPARED = ("external_id", "label", "content_hash", "developer_response",
@@ -463,12 +469,13 @@ class SteamFetcher:
                                   f"failed ({exc}); its pages are kept and the next fetch "
                                   "ingests them") from None
         report.ingested += result.inserted
+        report.updated += result.updated
         report.ingest_run_id = result.run_id
         for reason, n in result.rejected.items():
             report.rejected[reason] = report.rejected.get(reason, 0) + n
             report.examples.setdefault(reason, result.examples.get(reason, []))
         run.save(status=INGESTED, ingest_run_id=result.run_id, ingested=result.inserted,
-                 ingest_rejected=result.rows_rejected, error=None)
+                 updated=result.updated, ingest_rejected=result.rows_rejected, error=None)
 
 
 class _ShortPage(Retryable):

@@ -1,7 +1,9 @@
 """Ingest: stream a source batch by batch, validate, drop what is already stored, write the rest.
 
 Idempotent by ``(dataset, external_id)``: ingesting the same source twice adds nothing the second
-time. Memory stays flat as the source grows: readers yield batches, and each batch is checked
+time. A review an earlier run stored is compared with the new copy: what changed (recommendation,
+developer response, text, votes...) updates the row and is recorded in ``review_history``
+(asaas.ingest.changes); the same source again changes nothing. Memory stays flat as the source grows: readers yield batches, and each batch is checked
 against the database for its own ids only. An id this very run already inserted is a duplicate
 within the source (the first is kept); a row whose id an earlier run stored is "already present"
 (each occurrence), so the counts never depend on the batch size.
@@ -11,8 +13,8 @@ rejected and counted with their reason; they never stop the ingest. A source tha
 at all (missing, unreadable, no text column, a CSV quote never closed) stops it with a one-line
 error and leaves nothing written: on PostgreSQL the ingest is one transaction; on DuckDB it
 commits every DUCKDB_COMMIT_ROWS reviews (flat memory, readers get their turn) and a failure
-deletes what it committed; a run killed outright is undone by the next ingest of the dataset.
-Each ingest, failed ones included, is a row of ``ingest_runs``.
+deletes what it committed (and puts back the fields it changed, from its history rows); a run
+killed outright is undone by the next ingest of the dataset. Each ingest, failed ones included, is a row of ``ingest_runs``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from asaas.errors import AsaasError
 from asaas.ingest.options import IngestOptions, check_options
 from asaas.ingest.readers import Source, check_splits, open_source
 from asaas.ingest.validate import Prepared, Rules, Tally, Validator
+from asaas.ingest.changes import ReviewChanges, restore_changes
 from asaas.ingest.writer import DerivedIds, ReviewWriter
 from asaas.settings import DEFAULT_HF_DATASET
 from asaas.store import Store
@@ -56,6 +59,13 @@ class IngestReport:
     products_created: int = 0
     #: Files of a folder that were not read: (path, reason).
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    #: Stored reviews whose new copy changed them (recorded in review_history, by field), whose
+    #: columns added by 0006 were only filled in, and whose text changed (predictions dropped,
+    #: so the next `asaas score` scores them again).
+    updated: int = 0
+    changes: dict[str, int] = field(default_factory=dict)
+    backfilled: int = 0
+    rescore: int = 0
 
     @property
     def rows_rejected(self) -> int:
@@ -145,7 +155,10 @@ class _Run:
             raise
         finally:
             derived.close()
+            if writer.changes is not None:
+                writer.changes.close()
         tally = self.tally
+        changes = writer.changes
         return IngestReport(
             dataset=self.dataset, source=self.label, run_id=run_id, rows_read=self.rows_read,
             inserted=writer.inserted, already_present=writer.already,
@@ -154,6 +167,7 @@ class _Run:
             inserted_by_split=dict(sorted(writer.by_split.items())), duration_s=self.duration,
             products=len(writer.product_cache), products_created=writer.products_created,
             skipped_files=[(s.path, s.reason) for s in src.skipped_files],
+            **(_change_counts(changes) if changes is not None else {}),
         )
 
     def _record_start(self) -> int:
@@ -223,6 +237,8 @@ class _Run:
             "products_created": writer.products_created,
             "skipped_files": [{"path": s.path, "reason": s.reason} for s in src.skipped_files],
         }
+        if writer.changes is not None:
+            details.update(_change_counts(writer.changes))
         self.duration = time.perf_counter() - self.t0
         conn.execute(sa.update(ingest_runs).where(ingest_runs.c.id == run_id).values(
             status="succeeded", rows_read=self.rows_read, rows_inserted=writer.inserted,
@@ -240,8 +256,16 @@ class _Run:
             pass  # the original error matters more than failing to clean up after it
 
 
+def _change_counts(changes: ReviewChanges) -> dict[str, Any]:
+    """What a run changed in stored reviews, as IngestReport fields (and ingest_runs.details)."""
+    return {"updated": changes.changed, "changes": dict(sorted(changes.fields.items())),
+            "backfilled": changes.backfilled, "rescore": changes.rescore}
+
+
 def _undo_run(store: Store, run_id: int, started: datetime, status: str, error: str) -> None:
-    """Remove what a failed run committed (DuckDB chunks) and mark it ``status``."""
+    """Remove what a failed run committed (DuckDB chunks), put back the fields it changed in
+    reviews stored before it, and mark it ``status``."""
+    restore_changes(store, run_id)
     _delete_run_rows(store, run_id, started)
     with store.transaction() as conn:
         conn.execute(sa.update(ingest_runs).where(ingest_runs.c.id == run_id).values(
@@ -254,6 +278,11 @@ def _undo_run(store: Store, run_id: int, started: datetime, status: str, error: 
 #: ("key ... is still referenced by a foreign key"), and the run could never be undone. Until
 #: the last step the run stays as it was, so an interrupted clean-up is finished by the next.
 _DELETE_RUN_ROWS = (
+    # The changes the run recorded (their fields were put back first: restore_changes), and
+    # history that a later run recorded about the run's own reviews, before those reviews.
+    "DELETE FROM review_history WHERE ingest_run_id = :r",
+    "DELETE FROM review_history WHERE review_id IN "
+    "(SELECT id FROM reviews WHERE ingest_run_id = :r)",
     # A scorer may have reached reviews of committed chunks meanwhile: theirs go first.
     "DELETE FROM predictions WHERE review_id IN "
     "(SELECT id FROM reviews WHERE ingest_run_id = :r)",

@@ -49,7 +49,8 @@ class LabelError(ValueError):
 
 def normalize_label(value: Any, label_map: dict[str, int | None] | None = None) -> int | None:
     """1 / 0 / None (unlabelled) from 0/1, pos/neg, positive/negative, true/false, -1/empty;
-    words of ``label_map`` (lower-case keys) first."""
+    words of ``label_map`` (lower-case keys) first, whole numbers included (``4=1`` maps a
+    star rating of 4: the Google Play preset's 1-5 scores)."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -57,6 +58,8 @@ def normalize_label(value: Any, label_map: dict[str, int | None] | None = None) 
     if isinstance(value, (int, float)):
         if isinstance(value, float) and math.isnan(value):
             return None
+        if label_map and float(value).is_integer() and str(int(value)) in label_map:
+            return label_map[str(int(value))]
         if value in (0, 1):
             return int(value)
         if value == -1:
@@ -173,7 +176,17 @@ class Rules:
 #: name here, one more value appended in ``Validator.prepare`` and its Arrow type in
 #: ``asaas.ingest.writer``.
 REVIEW_FIELDS = ("split", "text", "label", "rating", "content_hash", "reviewed_at", "language",
-                 "early_access", "developer_response", "developer_responded_at")
+                 "early_access", "developer_response", "developer_responded_at",
+                 "review_updated_at", "votes_up", "votes_funny", "comment_count",
+                 "weighted_vote_score")
+
+#: The ColumnNames fields a store changes after a review is first seen (its edit time and
+#: votes; migration 0006) -> the reviews columns they fill. Checked apart from the others
+#: (``_edits``), and only when the source has one of them, so sources without them cost nothing.
+EDIT_FIELDS = {"updated_at": "review_updated_at", "votes_up": "votes_up",
+               "votes_funny": "votes_funny", "comment_count": "comment_count",
+               "weighted_vote_score": "weighted_vote_score"}
+_CORE_FIELDS = tuple(name for name in FIELDS if name not in EDIT_FIELDS)
 
 
 @dataclass
@@ -195,6 +208,9 @@ class Prepared:
     read: int = 0
     #: Rows without an id: (index in this batch, base id) to be numbered by the caller.
     derived: list[tuple[int, str]] = field(default_factory=list)
+    #: The ColumnNames fields the source has (a stored review's fields are compared with
+    #: these only: a source without votes says nothing about them).
+    fields: frozenset[str] = frozenset()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -222,10 +238,35 @@ def _rating(value: Any) -> float | None:
 
 
 def _raw_columns(raw: RawBatch) -> tuple[list[None], tuple[list[Any], ...]]:
-    """A list of Nones, and the batch's values of every field in FIELDS (ColumnNames) order:
-    that list where the source lacks the field."""
+    """A list of Nones, and the batch's values of every field in FIELDS (ColumnNames) order
+    but the EDIT_FIELDS: that list where the source lacks the field."""
     none = [None] * len(raw)
-    return none, tuple(raw.values.get(name, none) for name in FIELDS)
+    return none, tuple(raw.values.get(name, none) for name in _CORE_FIELDS)
+
+
+def _count(value: Any, what: str) -> int | None:
+    """A vote or comment count: a whole number, at least 0."""
+    if _is_missing(value) or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise Reject(f"{what} is not a whole number", repr(str(value)[:20])) from None
+    if isinstance(value, bool) or not number.is_integer() or number < 0:
+        raise Reject(f"{what} is not a whole number", repr(str(value)[:20]))
+    return int(number)
+
+
+def _score(value: Any) -> float | None:
+    if _is_missing(value) or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise Reject("weighted vote score is not a number", repr(str(value)[:20])) from None
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise Reject("weighted vote score is not a number", repr(str(value)[:20]))
+    return number
 
 
 class Validator:
@@ -243,9 +284,14 @@ class Validator:
         out = Prepared()
         (add_split, add_text, add_label, add_rating, add_hash, add_time, add_language,
          add_flag, add_response, add_response_at) = [out.columns[name].append
-                                                     for name in REVIEW_FIELDS]
+                                                     for name in REVIEW_FIELDS[:10]]
         none, (texts, labels, ids, ratings, products, names, times, languages, early, responses,
                responded) = _raw_columns(raw)
+        out.fields = frozenset(raw.values)
+        edits = [raw.values.get(name) for name in EDIT_FIELDS]
+        if not any(column is not None for column in edits):
+            edits = None
+        edited: list[tuple[Any, ...]] = []
         wants_product = "product" in raw.values or raw.file_product is not None
         rules, tally = self.rules, self.tally
         for i in range(len(raw)):
@@ -284,7 +330,11 @@ class Validator:
                 response = self._response(responses[i]) if responses is not none else None
                 response_at = (self._time(responded[i], "developer response time")
                                if responded is not none else None)
+                if response_at == _EPOCH:
+                    response_at = None  # Steam's 0 for "no response", not a 1970 answer
                 ext = _clean(ids[i], "id", MAX_ID_CHARS)
+                if edits is not None:
+                    edit = self._edits(edits, i)
             except Reject as exc:
                 out.read += 1
                 where = raw.locate(i)
@@ -312,7 +362,20 @@ class Validator:
             add_flag(flag)
             add_response(response)
             add_response_at(response_at)
+            if edits is not None:
+                edited.append(edit)
+        # The edit fields' columns: from the rows kept, or all None for a source without them.
+        for name, values in zip(EDIT_FIELDS.values(), zip(*edited) if edited else
+                                [None] * len(EDIT_FIELDS), strict=True):
+            out.columns[name] = list(values) if values is not None else [None] * len(out.ids)
         return out
+
+    def _edits(self, columns: list[list[Any] | None], i: int) -> tuple[Any, ...]:
+        """(edit time, votes up, votes funny, comments, weighted vote score) of row ``i``."""
+        updated, up, funny, comments, score = (None if c is None else c[i] for c in columns)
+        moment = self._time(updated, "edit time") if updated is not None else None
+        return (None if moment == _EPOCH else moment, _count(up, "votes up"),
+                _count(funny, "votes funny"), _count(comments, "comment count"), _score(score))
 
     def _text(self, text: Any) -> str:
         reason = unparseable_reason(text)

@@ -2,9 +2,9 @@
 the products the reviews are about, and the bulk insert of the rest.
 
 Each batch is checked against the database for its own ids only (memory stays flat however long
-the source is). A row whose id an earlier run stored is "already present"; that is where an
-ingest that updates what changes in a stored review (developer response, recommendation, votes)
-would compare and record it (``ReviewWriter.write``).
+the source is). A row whose id an earlier run stored is "already present": the same lookup reads
+its stored fields, and ``asaas.ingest.changes`` compares them with the new copy, updates the row
+and records what changed (developer response, recommendation, text, votes).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from asaas.clock import utcnow
+from asaas.ingest.changes import STORED_COLUMNS, ReviewChanges
 from asaas.ingest.validate import DUPLICATE, Prepared, Tally
 from asaas.store import Store
 from asaas.store.schema import products
@@ -32,6 +33,8 @@ _ARROW_TYPES = {
     "rating": pa.float64(), "content_hash": pa.string(), "reviewed_at": pa.timestamp("us"),
     "language": pa.string(), "early_access": pa.bool_(),
     "developer_response": pa.large_string(), "developer_responded_at": pa.timestamp("us"),
+    "review_updated_at": pa.timestamp("us"), "votes_up": pa.int64(), "votes_funny": pa.int64(),
+    "comment_count": pa.int64(), "weighted_vote_score": pa.float64(),
 }
 
 class DerivedIds:
@@ -72,10 +75,18 @@ class DerivedIds:
 class ReviewWriter:
     """Writes validated batches inside the ingest's transaction."""
 
+    #: Compare the rows already present with their stored copies and keep their later edits
+    #: (asaas.ingest.changes). bench/ingest_bench.py --edits turns it off to time the plain
+    #: re-ingest against it.
+    track_changes = True
+
     def __init__(self, store: Store, conn: sa.Connection | None, dataset: str, run_id: int,
                  product_kind: str | None) -> None:
         self.store, self.conn, self.dataset, self.run_id = store, conn, dataset, run_id
         self.product_kind = product_kind
+        self.changes = ReviewChanges(store, dataset, run_id) if self.track_changes else None
+        #: external_id -> stored row (STORED_COLUMNS) of the batch being written.
+        self._stored_rows: dict[str, dict[str, Any]] = {}
         self.inserted = 0
         self.already = 0
         self.by_split: Counter = Counter()
@@ -86,27 +97,34 @@ class ReviewWriter:
     # -- reviews ---------------------------------------------------------------------------
 
     def stored(self, ids: list[str]) -> dict[str, int]:
-        """external_id -> ingest_run_id for the ids of this batch that are already stored."""
+        """external_id -> ingest_run_id for the ids of this batch that are already stored
+        (with change tracking, their stored rows are kept in ``_stored_rows`` by the same
+        query)."""
         if not ids:
             return {}
+        extra = STORED_COLUMNS if self.changes is not None else ()
+        cols = ", ".join(("external_id", "ingest_run_id", *extra))
         params: dict[str, Any] = {"dataset": self.dataset, "ids": ids}
         if self.store.is_duckdb:
             # A list parameter unnested into a table: DuckDB probes the unique index instead
             # of scanning every stored id of the dataset.
-            sql = ("SELECT external_id, ingest_run_id FROM reviews WHERE dataset = :dataset "
+            sql = (f"SELECT {cols} FROM reviews WHERE dataset = :dataset "
                    "AND external_id IN (SELECT unnest(CAST(:ids AS VARCHAR[])))")
-            return dict(self.conn.execute(sa.text(sql), params).fetchall())
-        if self.store.dialect == "postgresql":
-            sql = ("SELECT external_id, ingest_run_id FROM reviews WHERE dataset = :dataset "
+            rows = self.conn.execute(sa.text(sql), params).fetchall()
+        elif self.store.dialect == "postgresql":
+            sql = (f"SELECT {cols} FROM reviews WHERE dataset = :dataset "
                    "AND external_id = ANY(:ids)")
-            return dict(self.conn.execute(sa.text(sql), params).fetchall())
-        found: dict[str, int] = {}
-        for start in range(0, len(ids), _IN_CHUNK):
-            part = {"dataset": self.dataset, "ids": ids[start:start + _IN_CHUNK]}
-            found.update(self.conn.execute(text_query(
-                "SELECT external_id, ingest_run_id FROM reviews WHERE dataset = :dataset "
-                "AND external_id IN :ids", part), part).fetchall())
-        return found
+            rows = self.conn.execute(sa.text(sql), params).fetchall()
+        else:
+            rows = []
+            for start in range(0, len(ids), _IN_CHUNK):
+                part = {"dataset": self.dataset, "ids": ids[start:start + _IN_CHUNK]}
+                rows += self.conn.execute(text_query(
+                    f"SELECT {cols} FROM reviews WHERE dataset = :dataset "
+                    "AND external_id IN :ids", part), part).fetchall()
+        if extra:
+            self._stored_rows = {r[0]: dict(zip(extra, r[2:], strict=True)) for r in rows}
+        return {r[0]: r[1] for r in rows}
 
     def write(self, batch: Prepared, tally: Tally) -> None:
         keep = self._new_rows(batch, tally)
@@ -138,20 +156,25 @@ class ReviewWriter:
     def _new_rows(self, batch: Prepared, tally: Tally) -> list[int]:
         """Indexes of the rows to insert. A row whose id an earlier run stored is counted as
         already present (every occurrence, so the counts do not depend on which rows shared a
-        batch): where an ingest that updates a stored review's changing fields would take it.
-        A repeat of an id this run inserted is a duplicate within the source."""
+        batch) and compared with its stored copy (asaas.ingest.changes). A repeat of an id this
+        run inserted is a duplicate within the source."""
         stored = self.stored(batch.ids)
         keep: list[int] = []
+        present: list[int] = []
         fresh: set[str] = set()
         for i, ext in enumerate(batch.ids):
             run = stored.get(ext)
             if run is not None and run != self.run_id:
                 self.already += 1
+                present.append(i)
             elif run is not None or ext in fresh:
                 tally.note(tally.skipped, DUPLICATE, batch.where[i])
             else:
                 fresh.add(ext)
                 keep.append(i)
+        if present and self.changes is not None:
+            self.changes.apply(self.conn, batch, present, self._stored_rows)
+        self._stored_rows = {}
         return keep
 
     # -- products --------------------------------------------------------------------------

@@ -55,6 +55,13 @@ class ColumnNames:
     early_access: str | None = None
     developer_response: str | None = None
     developer_responded_at: str | None = None
+    # What a store changes after a review is first seen (asaas.history compares them when a
+    # stored review is seen again): when its author last edited it, and its votes.
+    updated_at: str | None = None
+    votes_up: str | None = None
+    votes_funny: str | None = None
+    comment_count: str | None = None
+    weighted_vote_score: str | None = None
 
 
 #: Every field a row can carry, in ColumnNames order.

@@ -2,7 +2,8 @@
 
 The preset knows the appreviews record (``recommendationid``, ``review``, ``voted_up``,
 ``timestamp_created``, ``language``, ``written_during_early_access``, ``developer_response``,
-``timestamp_dev_responded``) and where the game is: an ``appid`` / ``app_id`` / ``app id`` column,
+``timestamp_dev_responded``, and what changes later: ``timestamp_updated``, ``votes_up``,
+``votes_funny``, ``comment_count``, ``weighted_vote_score``) and where the game is: an ``appid`` / ``app_id`` / ``app id`` column,
 or, for the API's own pages, which carry no app id inside the records, the file name
 ``review_<appid>.json`` (the name woctezuma's steamreviews tool gives them; a fetch of the API
 that writes each page to such a file is ingested by this preset as it is).
@@ -50,7 +51,18 @@ SPECS: dict[str, FieldSpec] = {
     "early_access": FieldSpec(("written_during_early_access",)),
     "developer_response": FieldSpec(("developer_response",)),
     "developer_responded_at": FieldSpec(("timestamp_dev_responded",)),
+    # What changes after a review is first seen: compared with the stored copy on every ingest
+    # (asaas.history), updated, and recorded in review_history.
+    "updated_at": FieldSpec(("timestamp_updated",)),
+    "votes_up": FieldSpec(("votes_up",)),
+    "votes_funny": FieldSpec(("votes_funny",)),
+    "comment_count": FieldSpec(("comment_count",)),
+    "weighted_vote_score": FieldSpec(("weighted_vote_score",)),
 }
+
+#: Keys the API leaves out of a review nobody answered: absent means "no answer", so a page
+#: without any answer still says so (and a withdrawn answer is seen as a change).
+ABSENT_MEANS_NONE = ("developer_response", "timestamp_dev_responded")
 
 
 def document_records(doc: Any) -> list[Any] | None:
@@ -67,10 +79,25 @@ def document_records(doc: Any) -> list[Any] | None:
     return None
 
 
+def flatten(record: dict[str, Any]) -> dict[str, Any]:
+    """One API record as columns: nested objects one level down (``author_steamid``), and the
+    developer fields present (None) when the API left them out."""
+    from asaas.ingest.readers.tables import flatten_nested
+
+    out = flatten_nested(record)
+    if any(key not in out for key in ABSENT_MEANS_NONE):
+        out = dict(out)
+        for key in ABSENT_MEANS_NONE:
+            out.setdefault(key, None)
+    return out
+
+
 PRESET = register_preset(FormatPreset(
     name=NAME,
     summary="Steam appreviews records (recommendationid, review, voted_up, timestamp_created, "
     "language, appid/app_name, written_during_early_access, developer_response, "
-    "timestamp_dev_responded)",
+    "timestamp_dev_responded, timestamp_updated, votes_up, votes_funny, comment_count, "
+    "weighted_vote_score)",
     specs=SPECS, dataset=DEFAULT_DATASET, product_kind=PRODUCT_KIND,
-    product_from_file_name=PRODUCT_FROM_FILE_NAME, document_records=document_records))
+    product_from_file_name=PRODUCT_FROM_FILE_NAME, document_records=document_records,
+    flatten=flatten))
