@@ -276,3 +276,18 @@ def test_0008_clears_response_times_of_1970(db_url):
                                               "FROM reviews ORDER BY 1")] == [
         ("1", "None"), ("2", "2018-03-05 08:30:00")]
     store.engine.dispose()
+
+
+def test_vote_fields_are_checked(invoke, db_path, tmp_path):
+    """Counts are whole numbers as the store gives them (Steam gives a few reviews -1 funny
+    votes); a count that is not a number rejects the review with its reason."""
+    records = synthetic_records(3, seed=4)
+    records[0]["votes_funny"] = -1
+    records[1]["votes_up"] = "many"
+    records[2]["weighted_vote_score"] = "0.5x"
+    out = ok(invoke("ingest", "--format", "steam", "--source",
+                    str(write_pages(tmp_path / "p", records))))
+    assert "inserted 1" in out
+    assert "rejected 1: votes up is not a whole number" in out
+    assert "rejected 1: weighted vote score is not a number" in out
+    assert q(db_path, "SELECT votes_funny FROM reviews") == [(-1,)]

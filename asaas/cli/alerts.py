@@ -158,6 +158,12 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, .
 @click.argument("product", required=False)
 @click.option("--recoveries", is_flag=True,
               help="List every incident (alert or negative event) with its recovery instead.")
+@click.option("--answers", is_flag=True,
+              help="Did answering help? Per product, the share of negative reviews whose "
+              "authors later turned positive, answered against unanswered (difference with its "
+              "95% interval), and the median hours to the first answer. Turns are seen when a "
+              "review was ingested twice (asaas fetch); the author's recommendation decides "
+              "what is negative, whatever --source says.")
 @click.option("--window-days", type=click.IntRange(min=1), default=30, show_default=True,
               help="Days before and after an event that decide whether it was negative.")
 @click.option("--horizon-days", type=click.IntRange(min=7), default=182, show_default=True,
@@ -165,16 +171,30 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, .
 @click.option("--min-window-reviews", type=click.IntRange(min=1), default=5, show_default=True,
               help="Fewest reviews a 7-day window needs to count as recovered.")
 @analysis_options
-def responsiveness(product: str | None, recoveries: bool, window_days: int, horizon_days: int,
-                   min_window_reviews: int, source: str, dataset: str | None, fmt: str,
-                   db_url: str | None, **options: Any) -> None:
+def responsiveness(product: str | None, recoveries: bool, answers: bool, window_days: int,
+                   horizon_days: int, min_window_reviews: int, source: str, dataset: str | None,
+                   fmt: str, db_url: str | None, **options: Any) -> None:
     """Rank products by how they answer negative reviews (share answered, median hours) and how
-    fast their negative share recovers after alerts and negative events."""
+    fast their negative share recovers after alerts and negative events; --answers: whether
+    answered authors turned positive more often than unanswered ones."""
     from asaas.tables import format_table
     from asaas.timeline import responsiveness as resp
 
+    if recoveries and answers:
+        raise click.ClickException("--recoveries and --answers are two tables; pick one")
     rule = _rule((), options)  # the kinds are fixed: negative and shift alerts are incidents
     store = open_db(db_url, read_only=True)
+    if answers:
+        table = resp.answers(store, product, dataset=dataset)
+        if not table.rows:
+            click.echo("no negative reviews with products yet: ingest a source with products "
+                       "and labels first")
+            return
+        click.echo(format_table(table, fmt))
+        if not any(row[-1] for row in table.rows):
+            click.echo("note: no review was seen changed yet, so no turn can be seen: fetch "
+                       "again later (asaas fetch) or ingest a later export", err=True)
+        return
     items = resp.recoveries(store, product, source=source, dataset=dataset, rule=rule,
                             window_days=window_days, horizon_days=horizon_days,
                             min_window_reviews=min_window_reviews)

@@ -25,6 +25,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -62,6 +63,11 @@ _SQL_TYPES = {"label": "SMALLINT", "rating": "DOUBLE PRECISION",
               "weighted_vote_score": "DOUBLE PRECISION"}
 
 _IN_CHUNK = 500
+#: Ids per lookup in SeenIds (SQLite takes up to 32,766 parameters since 3.32).
+_SEEN_CHUNK = 10_000
+#: Changed rows kept back before they are written (one UPDATE per set of changed columns for
+#: all of them): each statement costs tens of milliseconds on DuckDB whatever its size.
+FLUSH_ROWS = 20_000
 
 
 class SeenIds:
@@ -81,8 +87,8 @@ class SeenIds:
             self.db.execute("CREATE TABLE seen (ext TEXT PRIMARY KEY) WITHOUT ROWID")
         before: set[str] = set()
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), _IN_CHUNK):
-            part = unique[start:start + _IN_CHUNK]
+        for start in range(0, len(unique), _SEEN_CHUNK):
+            part = unique[start:start + _SEEN_CHUNK]
             before.update(r[0] for r in self.db.execute(
                 f"SELECT ext FROM seen WHERE ext IN ({','.join('?' * len(part))})", part))
         fresh = [ext for ext in unique if ext not in before]
@@ -108,50 +114,83 @@ class ReviewChanges:
         self.backfilled = 0
         self.rescore = 0
         self.fields: Counter = Counter()
+        #: What apply found and flush writes: reviews.id -> {column: new value}, history rows
+        #: (review id, field, old text, new text; the old text of a text change is read at
+        #: flush), reviews whose text changed.
+        self._updates: dict[int, dict[str, Any]] = {}
+        self._history: list[tuple[int, str, str | None, str | None]] = []
+        self._new_texts: list[int] = []
 
     @property
     def history_rows(self) -> int:
         return sum(self.fields.values())
 
     def apply(self, conn: sa.Connection, batch: Prepared, present: Sequence[int],
-              stored: Mapping[str, Mapping[str, Any]]) -> Comparison | None:
+              stored: Mapping[str, Sequence[Any]]) -> Comparison | None:
         """``present``: indexes of the batch's rows whose id an earlier run stored;
-        ``stored``: external_id -> its row (STORED_COLUMNS)."""
+        ``stored``: external_id -> its row (the values of STORED_COLUMNS, in order)."""
         columns = [SOURCE_COLUMNS[f] for f in SOURCE_COLUMNS if f in batch.fields]
         if not present or not columns:
             return None
         fresh = self.seen.first_seen([batch.ids[i] for i in present])
-        incoming, done = [], set()
+        # The same values in the same order on both sides (the text by its hash): a plain
+        # tuple comparison, at C speed, settles the rows that did not change, which on a
+        # re-ingest are nearly all of them; asaas.history.compare judges the rest.
+        keys = ["content_hash" if c == "text" else c for c in columns]
+        firsts = []
         for i in present:
-            ext = batch.ids[i]
-            if ext not in fresh or ext in done:
-                continue
-            done.add(ext)
+            if batch.ids[i] in fresh:
+                fresh.discard(batch.ids[i])  # its first occurrence in the source
+                firsts.append(i)
+        ids = [batch.ids[i] for i in firsts]
+        new_rows = zip(*[[batch.columns[k][i] for i in firsts] for k in keys], strict=True)
+        pick = itemgetter(*[STORED_COLUMNS.index(k) for k in keys])
+        old_rows = ((pick(stored[ext]) if len(keys) > 1 else (pick(stored[ext]),))
+                    for ext in ids)
+        suspects = {ext: i for ext, i, now, was in zip(ids, firsts, new_rows, old_rows)
+                    if now != was}
+        if not suspects:
+            return None
+        incoming = []
+        for ext, i in suspects.items():
             row = {"external_id": ext, **{c: batch.columns[c][i] for c in columns}}
             if "text" in row:
                 row["content_hash"] = batch.columns["content_hash"][i]
             incoming.append(row)
-        result = compare(stored, incoming, fields=columns)
+        old = {ext: dict(zip(STORED_COLUMNS, stored[ext], strict=True)) for ext in suspects}
+        result = compare(old, incoming, fields=columns)
         if not result.updates:
             return result
-        ids = {ext: stored[ext]["id"] for ext in result.updates}
-        text_changed = [ext for ext in result.updates if "text" in result.updates[ext]]
-        old_texts = self._texts(conn, [ids[e] for e in text_changed]) if text_changed else {}
-        self._update(conn, result.updates, ids, incoming, columns)
-        if result.history:
-            now = utcnow()
-            history = [(ids[c.external_id], c.field,
-                        old_texts.get(ids[c.external_id]) if c.field == "text" else c.old_text,
-                        c.new_text) for c in result.history]
-            self._record(conn, history, now)
-        if text_changed:
-            self._forget_predictions(conn, [ids[e] for e in text_changed])
+        rid = {ext: old[ext]["id"] for ext in result.updates}
+        for ext, update in result.updates.items():
+            self._updates[rid[ext]] = update
+            if "text" in update:
+                self._new_texts.append(rid[ext])
+        self._history += [(rid[c.external_id], c.field, c.old_text, c.new_text)
+                          for c in result.history]
         changed = {c.external_id for c in result.history}
         self.changed += len(changed)
         self.backfilled += len(result.updates) - len(changed)
-        self.rescore += len(text_changed)
+        self.rescore += sum(1 for u in result.updates.values() if "text" in u)
         self.fields.update(c.field for c in result.history)
+        if len(self._updates) >= FLUSH_ROWS:
+            self.flush(conn)
         return result
+
+    def flush(self, conn: sa.Connection) -> None:
+        """Write what ``apply`` found since the last flush (before each commit: the writer's
+        ``flush``): the rows, their history (with the old texts, read first) and the
+        predictions of new texts dropped."""
+        if not self._updates:
+            return
+        old_texts = self._texts(conn, self._new_texts) if self._new_texts else {}
+        self._update(conn, self._updates)
+        if self._history:
+            self._record(conn, [(r, f, old_texts.get(r) if f == "text" else old, new)
+                                for r, f, old, new in self._history], utcnow())
+        if self._new_texts:
+            self._forget_predictions(conn, self._new_texts)
+        self._updates, self._history, self._new_texts = {}, [], []
 
     def close(self) -> None:
         self.seen.close()
@@ -167,28 +206,29 @@ class ReviewChanges:
                 .bindparams(sa.bindparam("ids", expanding=True)), {"ids": part}).fetchall())
         return out
 
-    def _update(self, conn: sa.Connection, updates: Mapping[str, Mapping[str, Any]],
-                ids: Mapping[str, int], incoming: list[dict[str, Any]],
-                columns: list[str]) -> None:
-        """Every compared column of each changed row set to the new copy's value (the ones that
-        did not change are set to what they hold): one statement for all rows."""
-        by_id = {row["external_id"]: row for row in incoming}
-        cols = list(columns) + (["content_hash"] if "text" in columns else [])
-        rows = [by_id[ext] for ext in updates]
-        data = pa.table({"id": pa.array([ids[r["external_id"]] for r in rows], pa.int64()),
-                         **{c: pa.array([r[c] for r in rows], _ARROW[c]) for c in cols}})
-        assignments = ", ".join(f'"{c}" = u."{c}"' for c in cols)
-        if self.store.is_duckdb:
-            raw = conn.connection.driver_connection
-            view = f"_asaas_updates_{id(data):x}"
-            # As Store.insert_arrow: the relation names the Arrow data for one statement.
-            raw.from_arrow(data).query(
-                view, f'UPDATE reviews SET {assignments} FROM "{view}" u '
-                "WHERE reviews.id = u.id").fetchall()
-            return
-        params = data.to_pylist()
-        sets = ", ".join(f"{c} = :{c}" for c in cols)
-        conn.execute(sa.text(f"UPDATE reviews SET {sets} WHERE id = :id"), params)
+    def _update(self, conn: sa.Connection, updates: Mapping[int, Mapping[str, Any]]) -> None:
+        """The changed columns of each row, one statement per set of columns that changed
+        together (a handful: votes, an answer, a turned review...): a review whose votes
+        moved does not get its text written again."""
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for review_id, update in updates.items():
+            groups.setdefault(tuple(sorted(update)), []).append(review_id)
+        for cols, rows in groups.items():
+            data = pa.table({"id": pa.array(rows, pa.int64()),
+                             **{c: pa.array([updates[r][c] for r in rows], _ARROW[c])
+                                for c in cols}})
+            if self.store.is_duckdb:
+                assignments = ", ".join(f'"{c}" = u."{c}"' for c in cols)
+                raw = conn.connection.driver_connection
+                view = f"_asaas_updates_{id(data):x}"
+                # As Store.insert_arrow: the relation names the Arrow data for one statement.
+                raw.from_arrow(data).query(
+                    view, f'UPDATE reviews SET {assignments} FROM "{view}" u '
+                    "WHERE reviews.id = u.id").fetchall()
+            else:
+                sets = ", ".join(f"{c} = :{c}" for c in cols)
+                conn.execute(sa.text(f"UPDATE reviews SET {sets} WHERE id = :id"),
+                             data.to_pylist())
 
     def _record(self, conn: sa.Connection, history: list[tuple[int, str, str | None,
                                                                  str | None]],

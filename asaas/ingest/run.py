@@ -3,10 +3,11 @@
 Idempotent by ``(dataset, external_id)``: ingesting the same source twice adds nothing the second
 time. A review an earlier run stored is compared with the new copy: what changed (recommendation,
 developer response, text, votes...) updates the row and is recorded in ``review_history``
-(asaas.ingest.changes); the same source again changes nothing. Memory stays flat as the source grows: readers yield batches, and each batch is checked
-against the database for its own ids only. An id this very run already inserted is a duplicate
-within the source (the first is kept); a row whose id an earlier run stored is "already present"
-(each occurrence), so the counts never depend on the batch size.
+(asaas.ingest.changes); the same source again changes nothing. Memory stays flat as the source
+grows: readers yield batches, and each batch is checked against the database for its own ids
+only. An id this very run already inserted is a duplicate within the source (the first is kept);
+a row whose id an earlier run stored is "already present" (each occurrence), so the counts never
+depend on the batch size.
 
 Rows that cannot be stored (empty text, bad UTF-8, unknown label, bad time, NUL bytes...) are
 rejected and counted with their reason; they never stop the ingest. A source that cannot be read
@@ -14,7 +15,8 @@ at all (missing, unreadable, no text column, a CSV quote never closed) stops it 
 error and leaves nothing written: on PostgreSQL the ingest is one transaction; on DuckDB it
 commits every DUCKDB_COMMIT_ROWS reviews (flat memory, readers get their turn) and a failure
 deletes what it committed (and puts back the fields it changed, from its history rows); a run
-killed outright is undone by the next ingest of the dataset. Each ingest, failed ones included, is a row of ``ingest_runs``.
+killed outright is undone by the next ingest of the dataset. Each ingest, failed ones included,
+is a row of ``ingest_runs``.
 """
 
 from __future__ import annotations
@@ -206,7 +208,9 @@ class _Run:
         while True:
             with self.store.transaction() as conn:
                 writer.conn = conn
-                if not self._write_chunk(batch, batches, writer):
+                more = self._write_chunk(batch, batches, writer)
+                writer.flush()  # the chunk's changes to stored reviews, before its commit
+                if not more:
                     finish(conn)
                     return
             writer.conn = None  # this chunk is committed

@@ -245,19 +245,24 @@ def _raw_columns(raw: RawBatch) -> tuple[list[None], tuple[list[Any], ...]]:
 
 
 def _count(value: Any, what: str) -> int | None:
-    """A vote or comment count: a whole number, at least 0."""
+    """A vote or comment count: a whole number, kept as the store gives it (Steam's API gives
+    a few reviews -1 funny votes)."""
+    if type(value) is int:
+        return value
     if _is_missing(value) or value == "":
         return None
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise Reject(f"{what} is not a whole number", repr(str(value)[:20])) from None
-    if isinstance(value, bool) or not number.is_integer() or number < 0:
+    if isinstance(value, bool) or not number.is_integer():
         raise Reject(f"{what} is not a whole number", repr(str(value)[:20]))
     return int(number)
 
 
 def _score(value: Any) -> float | None:
+    if type(value) is float and math.isfinite(value):
+        return value
     if _is_missing(value) or value == "":
         return None
     try:
@@ -289,7 +294,10 @@ class Validator:
                responded) = _raw_columns(raw)
         out.fields = frozenset(raw.values)
         edits = [raw.values.get(name) for name in EDIT_FIELDS]
-        if not any(column is not None for column in edits):
+        if any(column is not None for column in edits):
+            e_updated, e_up, e_funny, e_comments, e_score = [none if c is None else c
+                                                            for c in edits]
+        else:
             edits = None
         edited: list[tuple[Any, ...]] = []
         wants_product = "product" in raw.values or raw.file_product is not None
@@ -334,7 +342,8 @@ class Validator:
                     response_at = None  # Steam's 0 for "no response", not a 1970 answer
                 ext = _clean(ids[i], "id", MAX_ID_CHARS)
                 if edits is not None:
-                    edit = self._edits(edits, i)
+                    edit = self._edits(e_updated[i], e_up[i], e_funny[i], e_comments[i],
+                                       e_score[i])
             except Reject as exc:
                 out.read += 1
                 where = raw.locate(i)
@@ -370,9 +379,9 @@ class Validator:
             out.columns[name] = list(values) if values is not None else [None] * len(out.ids)
         return out
 
-    def _edits(self, columns: list[list[Any] | None], i: int) -> tuple[Any, ...]:
-        """(edit time, votes up, votes funny, comments, weighted vote score) of row ``i``."""
-        updated, up, funny, comments, score = (None if c is None else c[i] for c in columns)
+    def _edits(self, updated: Any, up: Any, funny: Any, comments: Any, score: Any
+               ) -> tuple[Any, ...]:
+        """(edit time, votes up, votes funny, comments, weighted vote score) of one row."""
         moment = self._time(updated, "edit time") if updated is not None else None
         return (None if moment == _EPOCH else moment, _count(up, "votes up"),
                 _count(funny, "votes funny"), _count(comments, "comment count"), _score(score))

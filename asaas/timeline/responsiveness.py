@@ -22,6 +22,17 @@ negative event (an event after which the negative share rose significantly, see
 
 One table ranks the products: highest share of negative reviews answered first, then the fastest
 median response, then the fastest median recovery.
+
+Did answering help? (``answers``; the views ``review_flips`` and ``product_flips``,
+``sql/126_review_flips.sql``), from the change history ingest keeps (issue 19): of the reviews
+negative when first seen, the share whose authors later turned positive among those answered
+while negative, against the same share among the others, with the difference and its 95%
+interval (Newcombe's hybrid score interval); and the median hours from such a review to its first
+answer, with their count. Negative means the author's own recommendation (the labels), whatever
+``--source`` says: a turn is the author's doing. A turn is seen only when two copies of a review
+were ingested (a fetch, a later export); one snapshot shows none, only reviews positive now and
+edited after the answer (``edited_after_answer``: they may have turned, or been positive all
+along).
 """
 
 from __future__ import annotations
@@ -40,7 +51,7 @@ from asaas.timeline.alerts import detect_frame
 from asaas.timeline.daily import daily_counts, fill_days, resolve_source
 from asaas.timeline.effects import effect_of
 from asaas.timeline.events import list_events
-from asaas.timeline.intervals import wilson_interval
+from asaas.timeline.intervals import share_difference, wilson_interval
 from asaas.timeline.products import Product, find_product, products_by_id
 from asaas.timeline.rules import AlertError, AlertRule
 
@@ -216,3 +227,44 @@ def ranking(store: Store, product: str | None = None, *, source: str | None = No
     for i, r in enumerate(table, start=1):
         r[0] = i
     return Table(list(RANKING_COLUMNS), [tuple(r) for r in table])
+
+
+ANSWER_COLUMNS = [
+    "product", "name", "negative_first", "answered", "answered_turned", "answered_turned_share",
+    "unanswered", "unanswered_turned", "unanswered_turned_share", "turned_diff",
+    "turned_diff_ci_low", "turned_diff_ci_high", "median_hours_to_answer", "edited_after_answer",
+    "reviews_changed",
+]
+
+
+def answers(store: Store, product: str | None = None, *, dataset: str | None = None) -> Table:
+    """Did answering help? One row per product with reviews negative when first seen (see the
+    module docstring); the products with the most answered negative reviews first."""
+    where, params = ["n_negative_first > 0"], {}
+    if product is not None:
+        where.append("product_id = :pid")
+        params["pid"] = find_product(store, product).id
+    if dataset is not None:
+        where.append("dataset = :dataset")
+        params["dataset"] = dataset
+    rows = query(store, "SELECT product_id, dataset, n_negative_first, answered_negative, "
+                        "answered_turned, unanswered_negative, unanswered_turned, "
+                        "median_hours_to_answer, edited_after_answer, n_changed "
+                        f"FROM product_flips WHERE {' AND '.join(where)}", params).rows
+    repeated = {r[0] for r in rows if sum(1 for s in rows if s[0] == r[0]) > 1}
+    if repeated:
+        shared = products_by_id(store)[min(repeated)]
+        raise AlertError(f"product {shared.external_id} has reviews in several datasets; pick "
+                         "one with --dataset")
+    names = products_by_id(store)
+    out = []
+    for (pid, _dataset, n_first, n1, k1, n0, k0, hours, edited, changed) in rows:
+        n1, k1, n0, k0 = int(n1), int(k1), int(n0), int(k0)
+        diff, low, high = share_difference(k1, n1, k0, n0)
+        p = names[int(pid)]
+        out.append([p.external_id, p.name, int(n_first), n1, k1, k1 / n1 if n1 else None, n0,
+                    k0, k0 / n0 if n0 else None, diff, low, high,
+                    None if hours is None or pd.isna(hours) else float(hours), int(edited),
+                    int(changed)])
+    out.sort(key=lambda r: (-r[3], r[0]))
+    return Table(list(ANSWER_COLUMNS), [tuple(r) for r in out])

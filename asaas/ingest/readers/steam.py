@@ -3,8 +3,9 @@
 The preset knows the appreviews record (``recommendationid``, ``review``, ``voted_up``,
 ``timestamp_created``, ``language``, ``written_during_early_access``, ``developer_response``,
 ``timestamp_dev_responded``, and what changes later: ``timestamp_updated``, ``votes_up``,
-``votes_funny``, ``comment_count``, ``weighted_vote_score``) and where the game is: an ``appid`` / ``app_id`` / ``app id`` column,
-or, for the API's own pages, which carry no app id inside the records, the file name
+``votes_funny``, ``comment_count``, ``weighted_vote_score``) and where the game is: an
+``appid`` / ``app_id`` / ``app id`` column, or, for the API's own pages, which carry no app id
+inside the records, the file name
 ``review_<appid>.json`` (the name woctezuma's steamreviews tool gives them; a fetch of the API
 that writes each page to such a file is ingested by this preset as it is).
 
