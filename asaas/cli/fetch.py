@@ -59,6 +59,14 @@ def fetch_steam(appids: tuple[str, ...], language: str, order: str, max_pages: i
         done, failed = run_fetch(store, ids, options, http=http,
                                  base_url=settings.steam_api_url, landing_root=landing,
                                  echo=lambda line: click.echo(line, err=True))
+    _report("steam app", done, failed)
+
+
+def _report(label: str, done: list, failed: list[str]) -> None:
+    """One line per app fetched, its rejections and landing folder; one Error line per app
+    that failed (exit code 1)."""
+    from asaas.store.urls import mask_secrets
+
     for r in done:
         extra = []
         if r.resumed:
@@ -66,7 +74,7 @@ def fetch_steam(appids: tuple[str, ...], language: str, order: str, max_pages: i
         if r.flushed:
             extra.append(f"ingested earlier fetch {', '.join(r.flushed)} first")
         click.echo(
-            f"steam app {r.appid}: {_n(r.pages, 'page')} in {_n(r.requests, 'request')} "
+            f"{label} {r.appid}: {_n(r.pages, 'page')} in {_n(r.requests, 'request')} "
             f"({_n(r.retries, 'retry', 'retries')}), {r.reviews:,} reviews: {r.new:,} new, "
             f"{r.changed:,} changed, {r.unchanged:,} held unchanged; {r.stopped}; "
             f"ingested {r.ingested:,}" + (f", updated {r.updated:,}" if r.updated else "")
@@ -76,9 +84,55 @@ def fetch_steam(appids: tuple[str, ...], language: str, order: str, max_pages: i
             where = ", ".join(r.examples.get(reason, [])[:2])
             click.echo(f"  rejected {n:,}: {reason} (e.g. {where})")
         click.echo(f"  landed in {r.run}")
-    from asaas.store.urls import mask_secrets
-
     for line in failed:
         click.echo(f"Error: {mask_secrets(line)}", err=True)
     if failed:
         click.get_current_context().exit(1)
+
+
+@fetch.command("play")
+@click.argument("app_ids", nargs=-1, required=True, metavar="APP_ID...")
+@click.option("--lang", default="en", show_default=True,
+              help="Language of the reviews (Google's code: en, de, pt-BR...).")
+@click.option("--country", default="us", show_default=True,
+              help="Store country whose reviews are listed (two letters: us, de, br...).")
+@click.option("--max-pages", type=click.IntRange(min=1), default=None, metavar="N",
+              help="At most N pages (100 reviews each) per app in this run; what was fetched is "
+              "ingested. Default: until caught up with the database or the end of the list.")
+@click.option("--three-stars", type=click.Choice(["unlabelled", "positive", "negative"]),
+              default="unlabelled", show_default=True,
+              help="What a 3-star review counts as (4-5 stars are positive, 1-2 negative).")
+@click.option("--full", is_flag=True,
+              help="Walk every page, not only up to the reviews already held: refreshes answers "
+              "and votes on old reviews (e.g. weekly).")
+@click.option("--dataset", default="googleplay", show_default=True,
+              help="Dataset the reviews are ingested into.")
+@db_option
+@fail_cleanly
+def fetch_play(app_ids: tuple[str, ...], lang: str, country: str, max_pages: int | None,
+               three_stars: str, full: bool, dataset: str, db_url: str | None) -> None:
+    """Fetch the Google Play reviews of apps APP_ID... (package names such as com.example.app)
+    that are new or changed since the last fetch, newest first, through google-play-scraper
+    (pip install 'asaas[play]'), stopping after a page's worth held unchanged
+    [ASAAS_FETCH_OVERLAP]. Pages are landed as JSON, then ingested with --format googleplay.
+    Calls are rate-limited (ASAAS_FETCH_RATE), time-limited (ASAAS_FETCH_TIMEOUT) and retried
+    (ASAAS_FETCH_ATTEMPTS); a failed page is one Error line per app (exit code 1)."""
+    from asaas.fetch.googleplay import PlayClient, PlayFetchOptions, check_app_ids
+    from asaas.fetch.googleplay import fetch_play as run_fetch
+    from asaas.fetch.http import HttpPolicy
+    from asaas.settings import FetchSettings
+
+    settings = FetchSettings()
+    options = PlayFetchOptions(lang=lang, country=country, max_pages=max_pages, dataset=dataset,
+                               overlap=settings.overlap, full=full,
+                               three_stars=three_stars).check()
+    ids = check_app_ids(app_ids)
+    with PlayClient(HttpPolicy.from_settings(settings),
+                    on_retry=lambda line: click.echo(f"retry: {line}", err=True)) as client:
+        store = open_db(db_url)
+        landing = model_home(store) / "landing"
+        done, failed = run_fetch(store, ids, options, client=client, landing_root=landing,
+                                 echo=lambda line: click.echo(line, err=True))
+        for note in client.notes:
+            click.echo(f"note: {note}", err=True)
+    _report("google play app", done, failed)

@@ -160,6 +160,8 @@ class _Page:
     attempts: int
     #: Steam answered an empty page although its count says more reviews exist.
     short: bool = False
+    #: The store says no page follows this one (Google Play: no continuation token).
+    last: bool = False
 
 
 def review_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +207,7 @@ def _time(value: Any, parse: Callable[[Any], datetime | None]) -> datetime | Non
 _EPOCH = datetime(1970, 1, 1)
 
 
-_COMPARED = ("external_id", "label", "content_hash", "developer_response",
+_COMPARED = ("external_id", "label", "rating", "content_hash", "developer_response",
              "developer_responded_at", "review_updated_at", "votes_up", "votes_funny",
              "comment_count", "weighted_vote_score")
 
@@ -222,7 +224,16 @@ def held_rows(store: Store, dataset: str, ids: list[str]) -> dict[str, dict[str,
 
 
 class SteamFetcher:
-    """Fetches apps one after the other with one HTTP client (one rate limit for the host)."""
+    """Fetches apps one after the other with one HTTP client (one rate limit for the host).
+
+    The walk, the landing runs, the stop rule and the ingest are the same for every store: a
+    subclass (asaas.fetch.googleplay) names its ``source``, ``label``, ``format`` and row
+    normalisation (``review_row``) and fetches its own pages (``_page``)."""
+
+    source = SOURCE
+    label = "steam app"
+    format = "steam"
+    review_row = staticmethod(review_row)
 
     def __init__(self, store: Store, http: Http, *, base_url: str, landing_root: Path,
                  options: SteamFetchOptions, echo: Callable[[str], None] | None = None) -> None:
@@ -240,7 +251,7 @@ class SteamFetcher:
         t0 = time.perf_counter()
         requests0, retries0 = self.http.requests, self.http.retries
         self._asked = set()
-        landing = Landing(self.landing_root, SOURCE, appid)
+        landing = Landing(self.landing_root, self.source, appid)
         with landing.locked():
             report = AppFetch(appid, landing.path)
             run = landing.unfinished()
@@ -319,7 +330,7 @@ class SteamFetcher:
             report.changed += counts.count("changed")
             report.unchanged += counts.count("unchanged")
             stopped = None
-            if not page.records:
+            if not page.records or page.last:
                 stopped = "end of list"
                 if page.short:
                     seen = int(state.get("seen_before") or 0) + int(state["reviews"])
@@ -440,7 +451,7 @@ class SteamFetcher:
 
     def _compare(self, records: list[dict[str, Any]]) -> list[str]:
         """new / changed / unchanged for each record, in page order."""
-        rows = [review_row(r) for r in records]
+        rows = [self.review_row(r) for r in records]
         held = held_rows(self.store, self.options.dataset,
                          list(dict.fromkeys(r["external_id"] for r in rows)))
         result = compare(held, rows, fields=NEWS_FIELDS)
@@ -451,7 +462,7 @@ class SteamFetcher:
     # -- ingest --------------------------------------------------------------------------------
 
     def _ingest(self, run: FetchRun, report: AppFetch) -> None:
-        from asaas.ingest import IngestOptions, ingest
+        from asaas.ingest import ingest
 
         if run.status == INGESTED:
             return
@@ -461,11 +472,10 @@ class SteamFetcher:
             run.save(status=INGESTED, ingest_run_id=None, ingested=0)
             return
         try:
-            result = ingest(self.store, str(run.pages_dir),
-                            IngestOptions(format="steam", dataset=run.state["dataset"]))
+            result = ingest(self.store, str(run.pages_dir), self._ingest_options(run))
         except AsaasError as exc:
             run.save(error=str(exc)[:500])
-            raise SteamFetchError(f"steam app {run.state['product']}: the ingest of {run.path} "
+            raise SteamFetchError(f"{self.label} {run.state['product']}: the ingest of {run.path} "
                                   f"failed ({exc}); its pages are kept and the next fetch "
                                   "ingests them") from None
         report.ingested += result.inserted
@@ -476,6 +486,12 @@ class SteamFetcher:
             report.examples.setdefault(reason, result.examples.get(reason, []))
         run.save(status=INGESTED, ingest_run_id=result.run_id, ingested=result.inserted,
                  updated=result.updated, ingest_rejected=result.rows_rejected, error=None)
+
+
+    def _ingest_options(self, run: FetchRun) -> Any:
+        from asaas.ingest import IngestOptions
+
+        return IngestOptions(format=self.format, dataset=run.state["dataset"])
 
 
 class _ShortPage(Retryable):
