@@ -1,6 +1,8 @@
-"""`asaas fetch steam`: new and edited reviews from Steam's API, landed raw, then ingested."""
+"""`asaas fetch steam|play`: new and edited reviews from a store, landed raw, then ingested."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -9,6 +11,29 @@ from asaas.cli.base import cli, db_option, fail_cleanly, model_home, open_db
 
 def _n(count: int, one: str, many: str | None = None) -> str:
     return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def _common(func: Any) -> Any:
+    """The options both stores take (a job's fetch step takes them as keys)."""
+    for decorator in reversed((
+            click.option("--max-pages", type=click.IntRange(min=1), default=None, metavar="N",
+                         help="At most N pages (100 reviews each) per app in this run; what "
+                         "was fetched is ingested. Default: until caught up with the database "
+                         "or the end of the list."),
+            click.option("--max-minutes", type=click.FloatRange(min=0.01), default=None,
+                         metavar="M",
+                         help="Ask for no page and start no app after M minutes; what was "
+                         "fetched is ingested and the next fetch goes on from there (the apps "
+                         "fetched longest ago come first). Default: no limit."),
+            click.option("--full", is_flag=True,
+                         help="Walk every page, not only up to the reviews already held: "
+                         "refreshes votes and answers on old reviews (e.g. weekly)."),
+            click.option("--dataset", default=None,
+                         help="Dataset the reviews are ingested into [default: steam, or "
+                         "googleplay for play]."),
+            db_option, fail_cleanly)):
+        func = decorator(func)
+    return func
 
 
 @cli.group()
@@ -25,41 +50,56 @@ def fetch() -> None:
               show_default=True,
               help="updated: newest created or edited reviews first (sees edits and flipped "
               "recommendations); recent: newest created first.")
-@click.option("--max-pages", type=click.IntRange(min=1), default=None, metavar="N",
-              help="At most N pages (100 reviews each) per app in this run; what was fetched is "
-              "ingested. Default: until caught up with the database or the end of the list.")
-@click.option("--full", is_flag=True,
-              help="Walk every page, not only up to the reviews already held: refreshes votes "
-              "and answers on old reviews (e.g. weekly).")
-@click.option("--dataset", default="steam", show_default=True,
-              help="Dataset the reviews are ingested into.")
-@db_option
-@fail_cleanly
-def fetch_steam(appids: tuple[str, ...], language: str, order: str, max_pages: int | None,
-                full: bool, dataset: str, db_url: str | None) -> None:
+@_common
+def fetch_steam(appids: tuple[str, ...], language: str, order: str, **params: Any) -> None:
     """Fetch the reviews of Steam apps APPID... (e.g. 440) that are new or changed since the last
     fetch, stopping after a page's worth of reviews already held unchanged
     [ASAAS_FETCH_OVERLAP]. Requests go to ASAAS_STEAM_API_URL at ASAAS_FETCH_RATE per second;
     failed pages are retried (ASAAS_FETCH_ATTEMPTS), and a killed fetch resumes where it
     stopped. Exit code 1 when any app failed (one line each); the others are still fetched."""
-    from asaas.fetch import Http, HttpPolicy, SteamFetchOptions
-    from asaas.fetch import fetch_steam as run_fetch
-    from asaas.fetch.steam import check_appids
+    _run("steam", list(appids), {"language": language, "filter": order, **params})
+
+
+@fetch.command("play")
+@click.argument("app_ids", nargs=-1, required=True, metavar="APP_ID...")
+@click.option("--lang", default="en", show_default=True,
+              help="Language of the reviews (Google's code: en, de, pt-BR...).")
+@click.option("--country", default="us", show_default=True,
+              help="Store country whose reviews are listed (two letters: us, de, br...).")
+@click.option("--three-stars", type=click.Choice(["unlabelled", "positive", "negative"]),
+              default="unlabelled", show_default=True,
+              help="What a 3-star review counts as (4-5 stars are positive, 1-2 negative).")
+@_common
+def fetch_play(app_ids: tuple[str, ...], **params: Any) -> None:
+    """Fetch the Google Play reviews of apps APP_ID... (package names such as com.example.app)
+    that are new or changed since the last fetch, newest first, through google-play-scraper
+    (pip install 'asaas[play]'), stopping after a page's worth held unchanged
+    [ASAAS_FETCH_OVERLAP]. Pages are landed as JSON, then ingested with --format googleplay.
+    Calls are rate-limited (ASAAS_FETCH_RATE), time-limited (ASAAS_FETCH_TIMEOUT) and retried
+    (ASAAS_FETCH_ATTEMPTS); a failed page is one Error line per app (exit code 1)."""
+    _run("play", list(app_ids), params)
+
+
+def _run(store_name: str, apps: list[str], params: dict[str, Any]) -> None:
+    from asaas.fetch.options import FetchOptions, run_fetch
     from asaas.settings import FetchSettings
 
+    db_url = params.pop("db_url")
     settings = FetchSettings()
-    # Options are checked before the database is opened: a typo never creates a database.
-    options = SteamFetchOptions(language=language, filter=order, max_pages=max_pages,
-                                dataset=dataset, overlap=settings.overlap, full=full).check()
-    ids = check_appids(appids)
+    # The same options as a job's fetch step; checked, and the store's library found, before
+    # the database is opened: a typo never creates a database.
+    options = FetchOptions.from_values({"store": store_name, "apps": apps, **params}, "cli")
+    options.runtime(settings.overlap)
+    if store_name == "play":
+        from asaas.fetch.googleplay import import_scraper
+
+        import_scraper()
     store = open_db(db_url)
-    landing = model_home(store) / "landing"
-    with Http(HttpPolicy.from_settings(settings),
-              on_retry=lambda line: click.echo(f"retry: {line}", err=True)) as http:
-        done, failed = run_fetch(store, ids, options, http=http,
-                                 base_url=settings.steam_api_url, landing_root=landing,
-                                 echo=lambda line: click.echo(line, err=True))
-    _report("steam app", done, failed)
+    result = run_fetch(store, options, landing_root=model_home(store) / "landing",
+                       echo=lambda line: click.echo(line, err=True), settings=settings)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    _report(result.label, result.done, result.failed)
 
 
 def _report(label: str, done: list, failed: list[str]) -> None:
@@ -88,51 +128,3 @@ def _report(label: str, done: list, failed: list[str]) -> None:
         click.echo(f"Error: {mask_secrets(line)}", err=True)
     if failed:
         click.get_current_context().exit(1)
-
-
-@fetch.command("play")
-@click.argument("app_ids", nargs=-1, required=True, metavar="APP_ID...")
-@click.option("--lang", default="en", show_default=True,
-              help="Language of the reviews (Google's code: en, de, pt-BR...).")
-@click.option("--country", default="us", show_default=True,
-              help="Store country whose reviews are listed (two letters: us, de, br...).")
-@click.option("--max-pages", type=click.IntRange(min=1), default=None, metavar="N",
-              help="At most N pages (100 reviews each) per app in this run; what was fetched is "
-              "ingested. Default: until caught up with the database or the end of the list.")
-@click.option("--three-stars", type=click.Choice(["unlabelled", "positive", "negative"]),
-              default="unlabelled", show_default=True,
-              help="What a 3-star review counts as (4-5 stars are positive, 1-2 negative).")
-@click.option("--full", is_flag=True,
-              help="Walk every page, not only up to the reviews already held: refreshes answers "
-              "and votes on old reviews (e.g. weekly).")
-@click.option("--dataset", default="googleplay", show_default=True,
-              help="Dataset the reviews are ingested into.")
-@db_option
-@fail_cleanly
-def fetch_play(app_ids: tuple[str, ...], lang: str, country: str, max_pages: int | None,
-               three_stars: str, full: bool, dataset: str, db_url: str | None) -> None:
-    """Fetch the Google Play reviews of apps APP_ID... (package names such as com.example.app)
-    that are new or changed since the last fetch, newest first, through google-play-scraper
-    (pip install 'asaas[play]'), stopping after a page's worth held unchanged
-    [ASAAS_FETCH_OVERLAP]. Pages are landed as JSON, then ingested with --format googleplay.
-    Calls are rate-limited (ASAAS_FETCH_RATE), time-limited (ASAAS_FETCH_TIMEOUT) and retried
-    (ASAAS_FETCH_ATTEMPTS); a failed page is one Error line per app (exit code 1)."""
-    from asaas.fetch.googleplay import PlayClient, PlayFetchOptions, check_app_ids
-    from asaas.fetch.googleplay import fetch_play as run_fetch
-    from asaas.fetch.http import HttpPolicy
-    from asaas.settings import FetchSettings
-
-    settings = FetchSettings()
-    options = PlayFetchOptions(lang=lang, country=country, max_pages=max_pages, dataset=dataset,
-                               overlap=settings.overlap, full=full,
-                               three_stars=three_stars).check()
-    ids = check_app_ids(app_ids)
-    with PlayClient(HttpPolicy.from_settings(settings),
-                    on_retry=lambda line: click.echo(f"retry: {line}", err=True)) as client:
-        store = open_db(db_url)
-        landing = model_home(store) / "landing"
-        done, failed = run_fetch(store, ids, options, client=client, landing_root=landing,
-                                 echo=lambda line: click.echo(line, err=True))
-        for note in client.notes:
-            click.echo(f"note: {note}", err=True)
-    _report("google play app", done, failed)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import click
 
 from asaas.cli.base import cli, db_option, fail_cleanly, model_home, open_db
 from asaas.cli.events import dataset_option, source_option
-
-#: Alerts ending this many days before today or later are "new" when --since is not given.
-DEFAULT_SINCE_DAYS = 14
+from asaas.notify.options import DEFAULT_SINCE_DAYS
 
 
 @cli.command()
@@ -25,12 +23,16 @@ DEFAULT_SINCE_DAYS = 14
               help="Do not write each alert's HTML page (ASAAS_HOME/alerts/).")
 @click.option("--dry-run", is_flag=True,
               help="Show what would be sent; send and record nothing.")
+@click.option("--max-minutes", type=click.FloatRange(min=0.01), default=None, metavar="M",
+              help="Send no further alert after M minutes; the rest stay owed for the next "
+              "run. Default: no limit.")
 @source_option
 @dataset_option
 @db_option
 @fail_cleanly
 def notify(since: datetime | None, kinds: tuple[str, ...], no_pages: bool, dry_run: bool,
-           source: str, dataset: str | None, db_url: str | None) -> None:
+           max_minutes: float | None, source: str, dataset: str | None,
+           db_url: str | None) -> None:
     """Send each alert not sent yet to the webhook (ASAAS_WEBHOOK_URL, format
     ASAAS_WEBHOOK_FORMAT slack|json) and/or by email (ASAAS_SMTP_HOST, ASAAS_SMTP_USER,
     ASAAS_SMTP_PASSWORD, ASAAS_MAIL_FROM, ASAAS_MAIL_TO): product, period, size against the
@@ -38,39 +40,27 @@ def notify(since: datetime | None, kinds: tuple[str, ...], no_pages: bool, dry_r
     and never sent again; a failed delivery is retried (ASAAS_NOTIFY_ATTEMPTS), stays owed and
     is tried again by the next run (exit code 1 meanwhile). Secrets are read from the
     environment only and never printed or stored."""
-    from asaas.fetch import Http, HttpPolicy
-    from asaas.notify import NotifyOptions, channels_from_settings, masker_from_settings
-    from asaas.notify import notify as run_notify
-    from asaas.settings import NotifySettings
+    from asaas.notify.options import NotifyRequest, run_notify
 
-    settings = NotifySettings()
-    masker = masker_from_settings(settings)
-    from asaas.clock import utcnow
-
-    first = since.date() if since else utcnow().date() - timedelta(days=DEFAULT_SINCE_DAYS)
-    options = NotifyOptions(source=None if source == "labels" else source, dataset=dataset,
-                            since=first, kinds=tuple(kinds) or ("negative", "volume", "shift"),
-                            pages=not no_pages, dry_run=dry_run)
-    # Slack accepts about one message a second per hook: the same polite rate as fetches.
-    policy = HttpPolicy(rate_per_s=1.0, timeout_s=settings.timeout_s,
-                        attempts=settings.attempts, backoff_s=1.0, max_wait_s=60.0)
-    with Http(policy, on_retry=lambda line: click.echo(f"retry: {masker(line)}", err=True)
-              ) as http:
-        channels = channels_from_settings(settings, http)
-        store = open_db(db_url)
-        report = run_notify(store, channels, options, home=model_home(store), masker=masker,
-                            echo=lambda line: click.echo(line, err=True))
+    # The same options as a job's notify step, checked before anything is opened.
+    request = NotifyRequest.from_values({
+        "since": since.date() if since else None, "kinds": list(kinds) or None,
+        "no_pages": no_pages, "dry_run": dry_run, "source": source, "dataset": dataset,
+        "max_minutes": max_minutes}, "cli")
+    run = run_notify(lambda: open_db(db_url), request, home=model_home,
+                     echo=lambda line: click.echo(line, err=True))
+    report, masker = run.report, run.masker
     for alert_id, message in report.messages.items():
         if dry_run:
             click.echo(f"would send {alert_id}: {message.size()}")
     for note in report.notes:
         click.echo(f"note: {masker(note)}", err=True)
-    for ch in channels:
+    for ch in run.channels:
         counts = {s: report.count(s, ch.name) for s in ("sent", "already sent", "failed",
                                                            "not tried", "would send")}
         shown = ", ".join(f"{n:,} {s}" for s, n in counts.items() if n)
         click.echo(f"{ch.where}: {shown or 'nothing to send'} ({report.alerts:,} alerts since "
-                   f"{first})")
+                   f"{request.first_day()})")
     for name, line in report.failures.items():
         owed = report.count("failed", name) + report.count("not tried", name)
         click.echo(f"Error: {line}; {owed:,} alert{'s' if owed != 1 else ''} stay unsent "

@@ -35,7 +35,6 @@ import random
 import re
 import socket
 import ssl
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,10 +45,10 @@ import tenacity
 from pyrate_limiter import InMemoryBucket, Limiter, Rate
 
 from asaas.clock import utcnow
-from asaas.errors import AsaasError, ConfigError
+from asaas.errors import ConfigError
 from asaas.fetch.http import FetchError, HttpPolicy, Retryable, pause
 from asaas.fetch.landing import FetchRun
-from asaas.fetch.steam import AppFetch, SteamFetcher, _Page, _time
+from asaas.fetch.steam import AppFetch, SteamFetcher, _Page, _time, fetch_each
 
 SOURCE = "googleplay"
 HOST = "play.google.com"
@@ -374,16 +373,8 @@ class PlayFetcher(SteamFetcher):
 
 def fetch_play(store: Any, app_ids: Sequence[str], options: PlayFetchOptions, *,
                client: PlayClient, landing_root: Path,
-               echo: Callable[[str], None] | None = None) -> tuple[list[AppFetch], list[str]]:
-    """Fetch each app in turn; one app's failure does not stop the others."""
+               echo: Callable[[str], None] | None = None, deadline: float | None = None
+               ) -> tuple[list[AppFetch], list[str]]:
+    """Fetch each app in turn; one app's failure does not stop the others (as fetch_steam)."""
     fetcher = PlayFetcher(store, client, landing_root=landing_root, options=options, echo=echo)
-    done, failed = [], []
-    for app_id in check_app_ids(app_ids):
-        t0 = time.perf_counter()
-        try:
-            done.append(fetcher.fetch(app_id))
-        except FetchError as exc:
-            failed.append(str(exc))
-        except AsaasError as exc:
-            failed.append(f"google play app {app_id}: {exc} ({time.perf_counter() - t0:.0f} s)")
-    return done, failed
+    return fetch_each(fetcher, check_app_ids(app_ids), deadline)

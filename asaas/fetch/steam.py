@@ -234,6 +234,13 @@ class SteamFetcher:
     label = "steam app"
     format = "steam"
     review_row = staticmethod(review_row)
+    #: time.monotonic() after which no page is asked for (None: no limit): the walk stops as
+    #: with --max-pages, what was fetched is ingested, the next fetch goes on from there.
+    deadline: float | None = None
+    #: Seconds between progress lines of one app's walk (to ``echo``).
+    progress_every_s: float = 60.0
+    #: Apps not started because the deadline had passed (fetch_each).
+    left: list[str] = []
 
     def __init__(self, store: Store, http: Http, *, base_url: str, landing_root: Path,
                  options: SteamFetchOptions, echo: Callable[[str], None] | None = None) -> None:
@@ -310,10 +317,18 @@ class SteamFetcher:
         # request (a DuckDB file takes ~80 ms to open, which would cap a walk near 8 pages/s);
         # the others are counted once at the end, in a few queries.
         live = bool(state.get("history_complete"))
+        shown = time.monotonic()
         while True:
             if self.options.max_pages is not None and report.pages >= self.options.max_pages:
                 run.save(status=FETCHED, stopped="max pages")
                 break
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                run.save(status=FETCHED, stopped="time limit")
+                break
+            if time.monotonic() - shown >= self.progress_every_s:
+                shown = time.monotonic()
+                self.echo(f"{self.label} {state['product']}: {report.pages:,} pages, "
+                          f"{report.reviews:,} reviews so far")
             number = int(state["pages"]) + 1
             page = self._page(run, number)
             run.write_page(number, page.body, empty=not page.records)
@@ -487,7 +502,6 @@ class SteamFetcher:
         run.save(status=INGESTED, ingest_run_id=result.run_id, ingested=result.inserted,
                  updated=result.updated, ingest_rejected=result.rows_rejected, error=None)
 
-
     def _ingest_options(self, run: FetchRun) -> Any:
         from asaas.ingest import IngestOptions
 
@@ -502,18 +516,46 @@ class _ShortPage(Retryable):
 
 def fetch_steam(store: Store, appids: Sequence[str], options: SteamFetchOptions, *,
                 http: Http, base_url: str, landing_root: Path,
-                echo: Callable[[str], None] | None = None
+                echo: Callable[[str], None] | None = None, deadline: float | None = None
                 ) -> tuple[list[AppFetch], list[str]]:
     """Fetch each app in turn; one app's failure does not stop the others. Returns the reports
-    of the apps fetched and one error line per app that failed."""
+    of the apps fetched and one error line per app that failed (and, past ``deadline``, one
+    saying which apps were left for the next fetch)."""
     fetcher = SteamFetcher(store, http, base_url=base_url, landing_root=landing_root,
                            options=options, echo=echo)
-    done, failed = [], []
-    for appid in check_appids(appids):
+    return fetch_each(fetcher, check_appids(appids), deadline)
+
+
+def fetch_each(fetcher: SteamFetcher, apps: list[str], deadline: float | None
+               ) -> tuple[list[AppFetch], list[str]]:
+    """Each app in turn, the ones fetched longest ago first (so a time limit that stops a run
+    does not starve the same apps every time); none is started past ``deadline``."""
+    fetcher.deadline = deadline
+    done: list[AppFetch] = []
+    failed: list[str] = []
+    left: list[str] = []
+    for app in sorted(apps, key=lambda a: last_fetched(fetcher.landing_root, fetcher.source, a)):
+        if deadline is not None and time.monotonic() >= deadline:
+            left.append(app)
+            continue
         try:
-            done.append(fetcher.fetch(appid))
+            done.append(fetcher.fetch(app))
         except FetchError as exc:
             failed.append(str(exc))
         except AsaasError as exc:  # the landing folder, the database
-            failed.append(f"steam app {appid}: {exc}")
+            failed.append(f"{fetcher.label} {app}: {exc}")
+    fetcher.left = left
+    if left:
+        fetcher.echo(f"time limit: {len(left)} of {len(apps)} apps left for the next fetch "
+                     f"({', '.join(left)})")
     return done, failed
+
+
+def last_fetched(root: Path, source: str, product: str) -> str:
+    """The name of the product's latest fetch run (a UTC time; "" when never fetched)."""
+    folder = root / source / product
+    try:
+        runs = [p.name for p in folder.iterdir() if p.is_dir()]
+    except OSError:
+        return ""
+    return max(runs, default="")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -47,6 +48,9 @@ class NotifyOptions:
     kinds: tuple[str, ...] = ("negative", "volume", "shift")
     pages: bool = True
     dry_run: bool = False
+    #: time.monotonic() after which no further alert is sent (None: no limit): the rest stay
+    #: owed ("not tried") and the next run sends them.
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -143,12 +147,17 @@ def notify(store: Store, channels: Sequence[Any], options: NotifyOptions, *, hom
         alerts = [a for a in found.alerts if a.kind in options.kinds]
         report.alerts = len(alerts)
         done = {ch.name: deliveries(store, ch.name) for ch in channels}
+        left = 0
         for alert in alerts:
             owed = [ch for ch in channels
                     if getattr(done[ch.name].get(alert.id), "status", None) != SENT]
             for ch in channels:
                 if ch not in owed:
                     report.outcomes.append(Outcome(alert.id, ch.name, "already sent"))
+            if owed and options.deadline is not None and time.monotonic() >= options.deadline:
+                left += 1
+                report.outcomes += [Outcome(alert.id, ch.name, "not tried") for ch in owed]
+                continue
             live = [ch for ch in owed if ch.name not in report.failures]
             for ch in owed:
                 if ch.name in report.failures:
@@ -176,6 +185,8 @@ def notify(store: Store, channels: Sequence[Any], options: NotifyOptions, *, hom
                        payload_sha256=message.sha256(), source=message.source)
                 report.outcomes.append(Outcome(alert.id, ch.name, "sent", attempts))
                 echo(f"{alert.id} -> {ch.name}: sent")
+        if left:
+            report.notes.append(f"time limit: {left:,} alerts left unsent for the next run")
     return report
 
 
