@@ -60,6 +60,9 @@ class FetchOptions(Options):
             if values.get(key) is not None and self.store != store:
                 where = f'store = "{store}"' if style == "job" else f"asaas fetch {store}"
                 raise ConfigError(f"{key} is for {where}, not {self.store}")
+        # The store's own checks (app ids, language and country codes) at load time too: a
+        # job file with a bad app id is refused before anything runs.
+        self.runtime(overlap=1)
 
     def runtime(self, overlap: int) -> Any:
         """The store's own options (checked: ConfigError names the bad one)."""

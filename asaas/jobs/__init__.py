@@ -55,6 +55,25 @@ A job file lists steps::
                                       # kinds = ["negative"], since = "2018-01-01" and
                                       # window_days = 30 (effects)
 
+    [[steps]]
+    kind = "fetch"                    # asaas fetch steam|play: new and edited reviews,
+    store = "steam"                   # landed raw, then ingested; "steam" or "play"
+    apps = ["440", "570"]             # Steam app ids, or Play package names
+    max_minutes = 20                  # optional: no page asked for after that; also max_pages,
+                                      # full, dataset; language and filter (steam); lang,
+                                      # country and three_stars (play)
+
+    [[steps]]
+    kind = "notify"                   # asaas notify: each new alert once, to ASAAS_WEBHOOK_URL
+    max_minutes = 5                   # and/or by mail; optional, also since, kinds, source,
+                                      # dataset, no_pages, dry_run
+
+jobs/live.toml chains them: fetch -> score -> alerts -> notify. A fetch step's app that fails
+and a notify step's delivery that fails do not stop the run: the later steps still run on what
+came, the step is recorded "partial" and the run exits 1 (the alert stays owed, the app is
+fetched by the next run). A notify step with no channel configured stops the run before any
+step.
+
 Each step's keys are checked when the file is loaded, into the step's options type (``steps``):
 an unknown key, a value of the wrong type or out of bounds is a bad job file (``EXIT_BAD_JOB``)
 before anything runs. A step takes the keys of its command's flags (``max_reviews`` for

@@ -17,7 +17,7 @@ from asaas.clock import process_gone, this_process, utcnow
 from asaas.errors import AsaasError, JobError
 from asaas.jobs.loading import Job, load_job
 from asaas.jobs.lock import JobLock, lock_path
-from asaas.jobs.steps import STEPS, ScoreStep, StepContext
+from asaas.jobs.steps import STEPS, NotifyRequest, ScoreStep, StepContext
 from asaas.settings import Settings
 from asaas.store import Store, open_store
 from asaas.store.ids import next_id
@@ -87,7 +87,10 @@ def _run_locked(job: Job, url: str, settings: Settings, log: Log) -> int:
         log(f"job {job.name}: cannot start: {problem}")
         _record(store, run_id, "failed", [], f"preflight: {problem}", EXIT_STEP_FAILED)
         return EXIT_STEP_FAILED
-    results, error = _run_steps(StepContext(store, job.path.parent, run_id, log), job)
+    ctx = StepContext(store, job.path.parent, run_id, log)
+    results, error = _run_steps(ctx, job)
+    if error is None and ctx.problems:  # every step ran; some of their work did not
+        error = "; ".join(ctx.problems)
     exit_code = EXIT_OK if error is None else EXIT_STEP_FAILED
     status = "succeeded" if exit_code == EXIT_OK else "failed"
     _record(store, run_id, status, results, error, exit_code)
@@ -121,6 +124,15 @@ def _preflight(store: Store, job: Job) -> str | None:
     files are still where the registry says (cron runs long after models were registered)."""
     from asaas.models.registry import model_names, resolve_ref
 
+    if any(isinstance(step.options, NotifyRequest) for step in job.steps):
+        # A notify step with nowhere to send is found before the fetch, not after it.
+        from asaas.notify.deliver import channels_from_settings
+        from asaas.settings import NotifySettings
+
+        try:
+            channels_from_settings(NotifySettings(), http=None)
+        except AsaasError as exc:
+            return str(exc)
     for step in job.steps:
         if not isinstance(step.options, ScoreStep):
             continue
@@ -139,12 +151,14 @@ def _preflight(store: Store, job: Job) -> str | None:
 
 
 def _run_steps(ctx: StepContext, job: Job) -> tuple[list[StepResult], str | None]:
-    """Every step in order, each recorded as it ends; stops at the first that fails. Returns
-    the results and the failure (None: all succeeded)."""
+    """Every step in order, each recorded as it ends; stops at the first that fails (a step
+    that did part of its work, ``ctx.problems``, is "partial" and the next ones still run).
+    Returns the results and the failure (None: none failed)."""
     results: list[StepResult] = []
     for i, step in enumerate(job.steps, start=1):
         where = f"job {job.name} step {i}/{len(job.steps)} {step.kind}"
         t0 = time.perf_counter()
+        before = len(ctx.problems)
         try:
             counts = STEPS[step.kind].run(ctx, step.options)
         except Exception as exc:  # noqa: BLE001 - any failure stops the job and is recorded
@@ -152,9 +166,14 @@ def _run_steps(ctx: StepContext, job: Job) -> tuple[list[StepResult], str | None
                                       error=str(exc)))
             ctx.log(f"{where}: FAILED after {time.perf_counter() - t0:.1f} s: {exc}")
             return results, f"step {i} ({step.kind}): {type(exc).__name__}: {exc}"
-        results.append(StepResult(step.kind, "succeeded", time.perf_counter() - t0, counts))
-        ctx.log(f"{where}: ok in {time.perf_counter() - t0:.1f} s "
-                f"{json.dumps(counts, default=str)}")
+        problems = ctx.problems[before:]
+        results.append(StepResult(step.kind, "partial" if problems else "succeeded",
+                                  time.perf_counter() - t0, counts,
+                                  error="; ".join(problems) if problems else None))
+        ctx.log(f"{where}: {'PARTIAL' if problems else 'ok'} in "
+                f"{time.perf_counter() - t0:.1f} s {json.dumps(counts, default=str)}")
+        for line in problems:
+            ctx.log(f"{where}: {line}")
         _record(ctx.store, ctx.job_run_id, "running", results, None, None)
     return results, None
 

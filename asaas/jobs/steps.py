@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from asaas.clock import naive_utc, parse_iso
 from asaas.errors import ConfigError, JobError
+from asaas.fetch.options import FetchOptions
+from asaas.notify.options import NotifyRequest
 from asaas.options import Options, ReportOptions, option
 from asaas.scoring.options import ScoreRun
 from asaas.store import Store
@@ -40,6 +42,9 @@ class StepContext:
     job_dir: Path  # relative paths in the job file are relative to it
     job_run_id: int
     log: Callable[[str], None]
+    #: What a step could not do while doing the rest (an app whose fetch failed, an alert
+    #: whose delivery failed and stays owed): the later steps still run, the job exits 1.
+    problems: list[str] = field(default_factory=list)
 
     def path(self, value: str) -> str:
         """A path of the job file, resolved against its folder (``hf:`` and URLs as they are)."""
@@ -251,6 +256,51 @@ def run_alerts(ctx: StepContext, step: AlertsStep) -> dict[str, Any]:
     return {"path": str(target), "table": step.table, "rows": len(table.rows)}
 
 
+# -- fetch, notify (the live job: fetch -> score -> alerts -> notify) ----------------------------
+
+
+def run_fetch_step(ctx: StepContext, step: FetchOptions) -> dict[str, Any]:
+    """``asaas fetch steam|play``: each app's new pages landed, then ingested. An app that fails
+    is a problem of the run (one line), not the end of it: the other apps are fetched and the
+    later steps (scoring, alerts, notify) still run on what came."""
+    from asaas.fetch.options import run_fetch
+    from asaas.settings import Settings
+
+    def echo(line: str) -> None:
+        ctx.log(f"  fetch: {line}")
+
+    result = run_fetch(ctx.store, step, landing_root=Settings().model_home(ctx.store.url)
+                       / "landing", echo=echo)
+    for r in result.done:
+        ctx.log(f"  fetch {result.label} {r.appid}: {r.pages:,} pages in {r.requests:,} "
+                f"requests, {r.new:,} new, {r.changed:,} changed; {r.stopped}; ingested "
+                f"{r.ingested:,}, updated {r.updated:,} in {r.duration_s:.1f} s")
+    for note in result.notes:
+        ctx.log(f"  fetch: note: {note}")
+    ctx.problems += [f"fetch: {line}" for line in result.failed]
+    return result.counts()
+
+
+def run_notify_step(ctx: StepContext, step: NotifyRequest) -> dict[str, Any]:
+    """``asaas notify``: each alert not sent yet, once. A failed delivery stays owed (the next
+    run sends it) and is a problem of this run."""
+    from asaas.notify.options import run_notify
+    from asaas.settings import Settings
+
+    run = run_notify(ctx.store, step, home=lambda s: Settings().model_home(s.url),
+                     echo=lambda line: ctx.log(f"  notify: {line}"))
+    report = run.report
+    for note in report.notes:
+        ctx.log(f"  notify: note: {run.masker(note)}")
+    for name, line in report.failures.items():
+        ctx.problems.append(f"notify: {run.masker(line)}; stays owed for the next run")
+    counts: dict[str, Any] = {"alerts": report.alerts}
+    for ch in run.channels:
+        counts[ch.name] = {s: report.count(s, ch.name) for s in (
+            "sent", "already sent", "failed", "not tried", "would send")}
+    return counts
+
+
 # -- the registry --------------------------------------------------------------------------------
 
 
@@ -269,5 +319,7 @@ STEPS: dict[str, StepKind] = {
     "report": StepKind(ReportStep, run_report),
     "events": StepKind(EventsStep, run_events),
     "alerts": StepKind(AlertsStep, run_alerts),
+    "fetch": StepKind(FetchOptions, run_fetch_step),
+    "notify": StepKind(NotifyRequest, run_notify_step),
 }
 STEP_KINDS = tuple(STEPS)
