@@ -6,9 +6,7 @@ partial run (exit 1) that loses nothing."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 from asaas.jobs import EXIT_BAD_JOB, EXIT_OK, EXIT_STEP_FAILED, run_job
 from tests.fake_steam import FakeSteam, Fault, synthetic_records
 from tests.helpers import ok, q
+from tests.webhook import Receiver
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "SECRETliveHOOK0123456789"
@@ -46,53 +45,13 @@ def steam_days(first: int, last: int, *, burst: int | None, start_id: int,
     return out
 
 
-class Receiver:
-    """A webhook on 127.0.0.1: records each JSON POST; ``status`` is what it answers."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.received: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.status == 200:
-                    receiver.received.append(json.loads(body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{SECRET}"
-
-    def ids(self) -> list[str]:
-        return [m["alert_id"] for m in self.received]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture
 def live(monkeypatch, tmp_path, db_path, invoke, learnable_source):
     """jobs/live.toml as shipped, pointed at the test's database and at apps 440 (a negative
     burst 12 days ago) and 620 (quiet) of a fake Steam; a model to score with; a webhook."""
     apps = {"440": steam_days(150, 10, burst=12, start_id=1_000),
             "620": steam_days(30, 10, burst=None, start_id=900_000, per_day=6)}
-    hook = Receiver()
+    hook = Receiver(SECRET)
     with FakeSteam(apps) as steam:
         for name, value in {"ASAAS_STEAM_API_URL": steam.url, "ASAAS_FETCH_RATE": "500",
                             "ASAAS_FETCH_BACKOFF": "0.01", "ASAAS_FETCH_TIMEOUT": "10",

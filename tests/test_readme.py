@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests import readme_data as rd
+from tests.fake_steam import FakeSteam, synthetic_records
 from tests.helpers import err
+from tests.webhook import Receiver
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,6 +39,7 @@ DOCS = (
     "docs/feedback-over-time.md",
     "docs/security.md",
     "docs/operations.md",
+    "docs/live.md",
     "docs/layout.md",
 )
 
@@ -215,8 +218,10 @@ def test_every_relative_link_leads_somewhere():
 
 
 @pytest.fixture
-def stand_ins(tmp_path, aclimdb_dir, aclimdb_tarball, trainable_bert, tiny_bert, db_path):
-    """Path or name in the docs -> what the test runs with instead."""
+def stand_ins(tmp_path, aclimdb_dir, aclimdb_tarball, trainable_bert, tiny_bert, db_path,
+              monkeypatch):
+    """Path or name in the docs -> what the test runs with instead. Steam's API is the fake
+    of tests/fake_steam.py (apps 440 and 570), the webhook a receiver, both on 127.0.0.1."""
     data = tmp_path / "data"
     steam = rd.write_steam(data / "steam" / "steam.parquet")
     job = tmp_path / "jobs" / "nightly.toml"
@@ -227,7 +232,17 @@ def stand_ins(tmp_path, aclimdb_dir, aclimdb_tarball, trainable_bert, tiny_bert,
     text = text.replace('"../asaas.duckdb"', f'"{db_path}"').replace(
         '"../../shared/data/imdb"', f'"{imdb}"')
     job.write_text(text, encoding="utf-8")
-    return {
+    live = tmp_path / "jobs" / "live.toml"
+    text = (REPO / "jobs" / "live.toml").read_text(encoding="utf-8")
+    # Every registered model scores the fetched reviews: a few hundred each is enough here.
+    live.write_text(text.replace('"../asaas.duckdb"', f'"{db_path}"').replace(
+        "max_reviews = 20000", "max_reviews = 300"), encoding="utf-8")
+    apps = {"440": synthetic_records(250), "570": synthetic_records(150, start_id=90_000)}
+    hook, fake = Receiver(), FakeSteam(apps).__enter__()
+    for name, value in {"ASAAS_STEAM_API_URL": fake.url, "ASAAS_FETCH_RATE": "200",
+                        "ASAAS_WEBHOOK_URL": hook.url, "ASAAS_WEBHOOK_FORMAT": "json"}.items():
+        monkeypatch.setenv(name, value)
+    yield {
         "path/to/aclImdb": aclimdb_dir,
         "aclImdb_v1.tar.gz": aclimdb_tarball,
         "../shared/data/imdb": imdb,
@@ -244,7 +259,10 @@ def stand_ins(tmp_path, aclimdb_dir, aclimdb_tarball, trainable_bert, tiny_bert,
         "events.csv": rd.write_events(data / "events.csv"),
         "report.html": tmp_path / "report.html",
         "jobs/nightly.toml": job,
+        "jobs/live.toml": live,
     }
+    fake.stop()
+    hook.close()
 
 
 def _looks_like_path(arg: str) -> bool:
