@@ -237,13 +237,16 @@ def run(df: pd.DataFrame, labels: list[str], models: list[str], emb: dict) -> pd
             tr = np.flatnonzero((df.project.values != inc) & ~np.isnan(y))
             cache: dict = {}
             # single members first, so the fusions find their scores
-            order = sorted(models, key=lambda m: ("+" in m, m))
+            order = sorted(models, key=lambda m: ("+" in m.split("@")[0], m))
             for need in {n for m in models if "+" in m for n in m.split("+")} - set(models):
                 order.insert(0, need)
             for model in order:
-                if "@" in model:  # trained on another label, scored against this one
+                if "@" in model and "+" not in model:  # trained on another label
                     base, alt = model.rsplit("@", 1)
-                    s = score_model(base, df, df[alt].values.astype(float), tr, te, emb, {})
+                    tmp: dict = {}
+                    s = score_model(base, df, df[alt].values.astype(float), tr, te, emb, tmp)
+                    if base in tmp:  # a single member: late fusions may use it
+                        cache[model] = tmp[base]
                 else:
                     s = score_model(model, df, y, tr, te, emb, cache)
                 if model not in models:
@@ -305,7 +308,7 @@ def main() -> None:
         df = pd.concat([df, augmentation(args.augment)], ignore_index=True)
     df = df.reset_index(drop=True)
     models = args.models.split(",")
-    need = {n for m in models for n in m.split("@")[0].replace("|", "+").split("+")}
+    need = {n.split("@")[0] for m in models for n in m.replace("|", "+").split("+")}
     emb = {}
     texts = df.review.fillna("").tolist()
     if "minilm" in need or args.embed_only:
