@@ -1,4 +1,4 @@
-"""What the issue-20 research benchmarks share: the data, intervals, and a resumable embedding cache.
+"""What the issue-20 research benchmarks share: data, intervals, a resumable embedding cache.
 
 The benchmarks (offtopic_bench, multilingual_bench, langid_bench, topics_bench) measure
 candidates for issue 20 (off-topic reviews, every language, language detection, complaint
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-# ../shared beside the checkout (a worktree sits one level deeper: /work/wt/NAME -> /work/shared)
+# ../shared beside the checkout (a worktree sits deeper: /work/wt/NAME uses /work/shared)
 SHARED = Path(os.environ.get("ASAAS_SHARED") or next(
     (p / "shared" for p in ROOT.parents if (p / "shared" / "data").is_dir()), ROOT.parent / "shared"))
 STEAM = SHARED / "data" / "steam"

@@ -1,4 +1,4 @@
-"""Language detection for sources without a language field (issue 20, part 4).
+"""Language detection for sources without a language field (issue 20, part 4; research part 3).
 
 Detectors whose model ships inside their PyPI package (nothing downloaded at run time):
   lingua-all    lingua-language-detector (Apache-2.0), all 75 languages, high accuracy mode
@@ -13,8 +13,8 @@ Truth: Steam's own `language` field, the language the reviewer's client was set 
 not always the language they wrote in (a "schinese" review written in English is common), so
 accuracy against it is a floor. Both Chinese fields count as `zh` and brazilian/portuguese as
 `pt` (the detectors do not tell them apart; Simplified vs Traditional is a script question:
-see the `zh script` column, decided by the share of characters that exist only in one script,
-via opencc-free tables of the 200 commonest).
+see the last line, decided by which of ~80 common characters that differ between the scripts
+the text uses).
 
 A stratified sample: up to --per-language reviews per Steam language (all 26). Reported per
 detector: accuracy overall (mean over languages, so English does not dominate) and per
@@ -22,6 +22,7 @@ language, per length bucket, abstentions (empty, emoji-only, digits-only: a dete
 say "unknown", not guess), and speed (reviews/s, one thread) against py3langid's plain call.
 
     nice -n 19 python bench/langid_bench.py [--per-language 200] [--detectors ...]
+Findings: bench/research-issue-20.md.
 """
 
 from __future__ import annotations

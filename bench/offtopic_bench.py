@@ -1,5 +1,7 @@
 """Off-topic review bombs and complaint categories (issue 20, part 1), leave one incident out.
 
+Findings: bench/research-issue-20.md.
+
 Data: the meckl annotated review-bombing file (2,213 English reviews, six incidents, German
 Ja/Nein labels). Each label is learnt on five incidents and scored on the sixth: ROC AUC and
 balanced accuracy (threshold 0.5 of a class-balanced model) per held-out incident with 95%

@@ -1,4 +1,6 @@
-"""Topics of genuine complaints (issue 20, part 3), judged on planted complaints.
+"""Topics of genuine complaints (issue 20, part 3; research part 4), judged on planted complaints.
+
+Findings: bench/research-issue-20.md.
 
 For a product, its English negative reviews (the whole history, 120-220 reviews for the games
 used) get N planted reviews about one specific complaint (paraphrases built from templates
