@@ -24,7 +24,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the checkout (a worktree sits deeper: /work/wt/NAME uses /work/shared)
 SHARED = Path(os.environ.get("ASAAS_SHARED") or next(
-    (p / "shared" for p in ROOT.parents if (p / "shared" / "data").is_dir()), ROOT.parent / "shared"))
+    (p / "shared" for p in ROOT.parents if (p / "shared" / "data").is_dir()),
+    ROOT.parent / "shared"))
 STEAM = SHARED / "data" / "steam"
 GAMES = STEAM / "woctezuma_steam_reviews_80games_2010-2018.parquet"
 BOMBS = STEAM / "meckl_review_bombing_annotated_steam_metacritic.parquet"

