@@ -17,8 +17,8 @@ from asaas.timeline import explain as ex
 from asaas.timeline import spikes
 from asaas.timeline.rules import AlertError, AlertRule, rule_from_options
 from asaas.timeline.products import Product
-from events_alerts_data import Review, daily_series, write_predictions, write_reviews
-from helpers import err, ok, q
+from tests.events_alerts_data import Review, daily_series, write_predictions, write_reviews
+from tests.helpers import err, ok, q
 
 T0 = datetime(2020, 1, 1)
 D0 = date(2020, 1, 1)

@@ -3,28 +3,14 @@ reads (the `duckdb` command-line tool from `pip install duckdb-cli` is 1.5), vie
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 
 from tests.helpers import err, ok
-
-
-def _duckdb_cli() -> str:
-    found = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or shutil.which("duckdb")
-    if not found:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("the duckdb CLI is missing; `make test` installs it (duckdb-cli)")
-        pytest.skip("the duckdb CLI (pip install duckdb-cli) is not installed")
-    return found
+from tests.requires import require
 
 
 def test_duckdb_1x_cli_reads_tables_and_views(invoke, db_path, learnable_source):
-    cli = _duckdb_cli()
+    cli = require("duckdb-cli")
     version = subprocess.run([cli, "--version"], capture_output=True, text=True).stdout
     assert version.startswith("v1."), version  # a 1.x client, older than the DuckDB asaas runs
     ok(invoke("ingest", "--source", str(learnable_source(80, 40))))
@@ -38,7 +24,7 @@ def test_duckdb_1x_cli_reads_tables_and_views(invoke, db_path, learnable_source)
 
 
 def test_newest_format_on_request(invoke, db_path, learnable_source, monkeypatch):
-    cli = _duckdb_cli()
+    cli = require("duckdb-cli")
     monkeypatch.setenv("ASAAS_DUCKDB_STORAGE", "latest")
     ok(invoke("ingest", "--source", str(learnable_source(10, 10))))
     out = subprocess.run([cli, "-readonly", str(db_path), "-c", "SELECT 1"],

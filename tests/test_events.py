@@ -10,8 +10,8 @@ import pytest
 
 from asaas.timeline import events as ev
 from asaas.timeline.products import ProductNotFoundError, find_product
-from events_alerts_data import Review, write_reviews
-from helpers import err, ok, q
+from tests.events_alerts_data import Review, write_reviews
+from tests.helpers import err, ok, q
 
 T0 = datetime(2020, 1, 1)
 

@@ -14,8 +14,8 @@ import pytest
 from asaas.timeline import effects as fx
 from asaas.timeline.events import Event, add_event
 from asaas.timeline.intervals import share_difference, wilson_interval
-from events_alerts_data import Review, daily_series, write_predictions, write_reviews
-from helpers import err, ok, q
+from tests.events_alerts_data import Review, daily_series, write_predictions, write_reviews
+from tests.helpers import err, ok, q
 
 T0 = datetime(2020, 1, 1)
 

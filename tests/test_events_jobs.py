@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from asaas.jobs import EXIT_BAD_JOB, run_job
-from events_alerts_data import Review, daily_series, write_reviews
-from helpers import q
+from tests.events_alerts_data import Review, daily_series, write_reviews
+from tests.helpers import q
 
 T0 = datetime(2020, 1, 1)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED
 from tests.fake_steam import FakeSteam, Fault, second_snapshot, synthetic_records, \
     woctezuma_records
 from tests.helpers import err, ok, q
+from tests.requires import SHARED, shared_data
 
 WOCTEZUMA = SHARED / "data" / "steam" / "woctezuma_steam_reviews_80games_2010-2018.parquet"
 
@@ -367,8 +367,7 @@ def test_review_row_matches_what_ingest_stores(invoke, fake, db_path):
 # -- the shared woctezuma copy -------------------------------------------------------------------
 
 
-@pytest.mark.shared_data
-@pytest.mark.skipif(not WOCTEZUMA.exists(), reason="../shared/data/steam not present")
+@shared_data("data", "steam", WOCTEZUMA.name)
 def test_woctezuma_game_full_then_second_snapshot(invoke, db_path, tmp_path, monkeypatch):
     """IL-2 Sturmovik: 1946 (1,193 reviews from 2010 to 2018) served page by page as Steam
     would, then a later snapshot where the developer answered some negative reviews, some of

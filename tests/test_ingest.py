@@ -11,10 +11,10 @@ import pytest
 
 from asaas.ingest import normalize_label
 from asaas.store import Store
-from tests.conftest import ACL_ROWS, write_tarball
 from tests.helpers import err as _err
 from tests.helpers import ok as _ok
 from tests.helpers import q
+from tests.reviews_data import ACL_ROWS, write_aclimdb, write_tarball
 
 
 def _rows(db_path, sql="SELECT dataset, external_id, split, label, rating, text FROM reviews "
@@ -209,8 +209,6 @@ def test_empty_and_whitespace_text_are_rejected_and_counted(invoke, db_path, tmp
 def test_non_utf8_bytes_are_rejected(invoke, db_path, tmp_path):
     rows = [r for r in ACL_ROWS]
     d = tmp_path / "src"
-    from tests.conftest import write_aclimdb
-
     base = write_aclimdb(d, rows)
     (base / "train" / "pos" / "9_8.txt").write_bytes(b"caf\xe9 latte \xff\xfe")
     csv_file = tmp_path / "test.csv"

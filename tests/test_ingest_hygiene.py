@@ -219,7 +219,8 @@ def test_default_cap_is_a_million_characters(db_path, tmp_path):
 
 
 def test_hub_dataset_is_streamed(invoke, db_path, monkeypatch):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     dsd = datasets.DatasetDict({
         "train": datasets.Dataset.from_dict({"text": ["good", "bad"], "label": [1, 0]}),
         "unsupervised": datasets.Dataset.from_dict({"text": ["meh"], "label": [-1]}),

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import duckdb
-import pytest
 
-from tests.conftest import SHARED_IMDB
-
-pytestmark = [
-    pytest.mark.shared_data,
-    pytest.mark.skipif(not (SHARED_IMDB / "train.parquet").exists(),
-                       reason="../shared/data/imdb not present"),
-]
+from tests.requires import SHARED_IMDB, shared_data
 
 
+@shared_data("data", "imdb", "train.parquet")
 def test_full_imdb_ingest(invoke, db_path):
     result = invoke("ingest", "--source", str(SHARED_IMDB))
     assert result.exit_code == 0, result.output

@@ -12,8 +12,8 @@ import pytest
 from asaas.errors import SourceError
 from asaas.ingest import ingest
 from asaas.store import open_store
-from tests.conftest import write_aclimdb, write_tarball
 from tests.helpers import err, ok, q
+from tests.reviews_data import write_aclimdb, write_tarball
 
 ROWS = [("a", "first", 1), ("b", "second", 0), ("a", "again a", 1), ("c", "third", 0),
         ("b", "again b", 0), ("d", "same text", 1), ("e", "fourth", 1)]

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from events_alerts_data import Review, daily_series, write_reviews
-from helpers import err, ok, q
+from tests.events_alerts_data import Review, daily_series, write_reviews
+from tests.helpers import err, ok, q
+from tests.requires import require
 
 T0 = datetime(2020, 1, 1)
 SECRET = "SECRETtoken0123456789"
@@ -257,7 +258,7 @@ class Mailbox:
 @pytest.fixture
 def ca(tmp_path, monkeypatch):
     """A throwaway certificate authority the client trusts (SSL_CERT_FILE)."""
-    trustme = pytest.importorskip("trustme")
+    trustme = require("trustme")
     authority = trustme.CA()
     pem = tmp_path / "ca.pem"
     authority.cert_pem.write_to_path(str(pem))
@@ -269,7 +270,7 @@ def ca(tmp_path, monkeypatch):
 def smtp(ca, monkeypatch):
     """An SMTP server on 127.0.0.1: ``smtp(security)`` starts one (starttls or ssl) that
     accepts the login bot / PASSWORD."""
-    pytest.importorskip("aiosmtpd")
+    require("aiosmtpd")
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 

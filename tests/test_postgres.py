@@ -18,8 +18,7 @@ from asaas.store import Store, migrate
 from asaas.store.schema import metadata
 from asaas.views import install_views, view_names
 
-from helpers import err, ok
-from pg import pg_server  # noqa: F401  (re-exported: other test modules import it from here)
+from tests.helpers import err, ok
 
 
 def test_migration_matches_schema_and_round_trips(pg_server):

@@ -8,15 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.requires import require
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_plain_pytest_collects_from_the_repository_root():
-    script = Path(sys.executable).parent / "pytest"
-    if not script.is_file():
-        pytest.skip("no pytest script beside this Python")
+    script = require("pytest-script")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([str(script), "--collect-only", "-q", "-p", "no:cacheprovider",
                            "tests/test_report.py", "tests/test_postgres.py"],

@@ -3,8 +3,8 @@ one-line errors for bad options.
 
 One local Ray instance (2 CPUs) serves the module; starting it takes seconds, and every Ray run
 starts its actors (each loads the model once), so the tests here are few and each does a lot.
-Without Ray installed they are skipped, except under CI=true, where they fail: `make test`
-installs the [ray] extra.
+Without Ray installed they are skipped, except under CI, where they fail (tests/requires.py):
+`make test` installs the [ray] extra.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from asaas.store import open_store
 from tests.helpers import err as _err
 from tests.helpers import ok as _ok
 from tests.helpers import q as _q
+from tests.requires import require
 
 # Ray Data's own DataContext warns about its renamed settings; not ours to fix.
 pytestmark = [pytest.mark.slow,
@@ -44,13 +45,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A local Ray instance with 2 CPUs for the whole module; yields its address."""
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail('ray is not installed: `make test` installs it (pip install -e ".[ray]")')
-        pytest.skip('ray not installed (pip install -e ".[ray]"; make test installs it)')
+    require("ray")
+    import ray
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
              log_to_driver=False, logging_level=logging.ERROR)
     try:

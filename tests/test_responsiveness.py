@@ -12,8 +12,8 @@ import pytest
 
 from asaas.timeline import responsiveness as rs
 from asaas.timeline.events import add_event
-from events_alerts_data import Review, daily_series, write_predictions, write_reviews
-from helpers import err, ok, q
+from tests.events_alerts_data import Review, daily_series, write_predictions, write_reviews
+from tests.helpers import err, ok, q
 
 T0 = datetime(2020, 1, 1)
 D0 = date(2020, 1, 1)

@@ -152,13 +152,9 @@ def test_no_products_yet(invoke, db_path):
 
 
 def _chromium_title(target) -> str:
-    from tests.test_report import _chromium
+    from tests.requires import require
 
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: `make test` installs it (needs root + apt)")
-        pytest.skip("chromium not installed (make test installs it)")
+    browser = require("chromium")
     proc = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
          "--v=0", "--virtual-time-budget=5000", "--dump-dom", target.as_uri()],

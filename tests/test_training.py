@@ -257,7 +257,7 @@ def test_balanced_class_weight_weighs_the_loss(db_path, tmp_path, trainable_bert
 
     from asaas.ingest import ingest
     from asaas.store import open_store
-    from tests.conftest import learnable_reviews
+    from tests.reviews_data import learnable_reviews
 
     rows = learnable_reviews(40, 5, "train")
     labels = [1] * 36 + [0] * 4  # 90% positive
