@@ -39,7 +39,7 @@ from tests.requires import require
 # Ray Data's own DataContext warns about its renamed settings; not ours to fix.
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings(r"ignore::DeprecationWarning:ray\..*")]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
