@@ -1,4 +1,5 @@
-"""`asaas report`, `asaas disagreements`, `asaas sql` and the HTML report (in real Chromium)."""
+"""`asaas report`, `asaas disagreements`, `asaas sql` and the HTML report in real Chromium
+(asaas/report.py, asaas/report_page.py, asaas/cli/reports.py)."""
 
 from __future__ import annotations
 

@@ -1,3 +1,6 @@
+"""The command line (asaas/cli/): every command and every option has help text, and --version
+answers."""
+
 import click
 
 from asaas.cli import cli

@@ -1,5 +1,6 @@
-"""`asaas fetch steam` against a fake Steam API on 127.0.0.1 (tests/fake_steam.py): the real
-HTTP client, rate limiter and retries, the landing folder, the ingest, and every failure."""
+"""`asaas fetch steam` (asaas/fetch/: steam, http, landing) against a fake Steam API on
+127.0.0.1 (tests/fake_steam.py): the real HTTP client, rate limiter and retries, the landing
+folder, the ingest, and every failure."""
 
 from __future__ import annotations
 

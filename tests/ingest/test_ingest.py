@@ -1,4 +1,6 @@
-"""`asaas ingest`: every source kind, idempotency, split selection and every kind of bad input."""
+"""`asaas ingest` end to end (asaas/ingest/, its ``ingest`` function and the command): every source
+kind, idempotency, split selection, undoing a failed or killed ingest, every kind of bad input,
+and the full offline IMDB copy where ../shared has it."""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from asaas.ingest import normalize_label
 from asaas.store import Store
 from tests.helpers import err as _err
 from tests.helpers import ok as _ok
 from tests.helpers import q
+from tests.requires import SHARED_IMDB, shared_data
 from tests.reviews_data import ACL_ROWS, write_aclimdb, write_tarball
 
 
@@ -124,22 +126,6 @@ def test_reviews_are_queryable_with_plain_duckdb(invoke, db_path, aclimdb_dir):
     assert con.execute("SELECT split, count(*) FROM reviews GROUP BY split ORDER BY split"
                        ).fetchall() == [("test", 2), ("train", 4), ("unsup", 1)]
     con.close()
-
-
-def test_hub_unreachable_names_source(invoke, monkeypatch):
-    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        monkeypatch.delenv(var)
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
-    out = _err(invoke("ingest"))
-    assert "Hugging Face Hub" in out and "--source" in out
-
-
-@pytest.mark.parametrize("value,expected", [
-    (1, 1), (0, 0), ("pos", 1), ("neg", 0), ("POSITIVE", 1), ("negative", 0), (True, 1),
-    ("1", 1), ("0", 0), (-1, None), (None, None), ("", None), (float("nan"), None),
-])
-def test_normalize_label(value, expected):
-    assert normalize_label(value) == expected
 
 
 # -- bad input ------------------------------------------------------------------------------------
@@ -437,3 +423,28 @@ def test_a_run_whose_rows_were_scored_or_made_products_is_still_undone(db_path, 
     assert _count(db_path) == 50 and _count(db_path, "products") == 3
     assert _count(db_path, "predictions") == 0 and _count(db_path, "prediction_failures") == 0
     assert _rows(db_path, "SELECT status FROM ingest_runs ORDER BY id")[-1] == ("succeeded",)
+
+
+# -- the full offline IMDB copy (../shared/data/imdb), where it is there --------------------------
+
+
+@shared_data("data", "imdb", "train.parquet")
+def test_full_imdb_ingest(invoke, db_path):
+    result = invoke("ingest", "--source", str(SHARED_IMDB))
+    assert result.exit_code == 0, result.output
+    assert "inserted 100,000 (test 25,000, train 25,000, unsup 50,000)" in result.output
+    con = duckdb.connect(str(db_path), read_only=True)
+    counts = dict(con.execute("SELECT split, count(*) FROM reviews GROUP BY split").fetchall())
+    assert counts == {"train": 25_000, "test": 25_000, "unsup": 50_000}
+    per_class = con.execute(
+        "SELECT split, label, count(*) FROM reviews WHERE split IN ('train', 'test') "
+        "GROUP BY split, label ORDER BY split, label").fetchall()
+    assert per_class == [("test", 0, 12_500), ("test", 1, 12_500),
+                         ("train", 0, 12_500), ("train", 1, 12_500)]
+    assert con.execute("SELECT count(*) FROM reviews WHERE split = 'unsup' AND label IS NOT NULL"
+                       ).fetchone()[0] == 0
+    assert con.execute("SELECT min(rating), max(rating) FROM reviews WHERE label = 1"
+                       ).fetchone() == (7.0, 10.0)
+    con.close()
+    again = invoke("ingest", "--source", str(SHARED_IMDB))
+    assert "inserted 0" in again.output and "already present 100,000" in again.output

@@ -1,5 +1,6 @@
-"""Ingest streams batches: results must not depend on the batch size, duplicates across batches
-are still caught, and a failure late in the source leaves nothing written."""
+"""An ingest run streams batches (asaas/ingest/run.py, writer.py): results do not depend on the
+batch size, duplicates and derived ids are counted across batches and runs, and a failure late in
+the source leaves nothing written."""
 
 from __future__ import annotations
 

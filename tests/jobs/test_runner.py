@@ -1,11 +1,11 @@
-"""Scheduled jobs: end to end, failures, locking, SIGKILL and rerun, cron's bare environment, and
-readers that keep answering while a job writes."""
+"""Running a job (asaas/jobs/runner.py): end to end on both engines, a failing step or a missing
+model stops it (the models are checked before any step), an overlapping run is refused while
+readers keep answering, a SIGKILLed run is finished by the next, long steps log progress."""
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -16,47 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from asaas.jobs import EXIT_BAD_JOB, EXIT_LOCKED, EXIT_STEP_FAILED, crontab_line, run_job
+from asaas.jobs import EXIT_BAD_JOB, EXIT_LOCKED, EXIT_STEP_FAILED, run_job
 from tests.helpers import q as _q
-
-
-def _write_job(tmp_path: Path, source: Path, db_path: Path, *, models='"all"',
-               extra: str = "") -> Path:
-    job = tmp_path / "jobs" / "nightly.toml"
-    job.parent.mkdir(exist_ok=True)
-    job.write_text(textwrap.dedent(f"""
-        name = "nightly"
-        db = "{db_path}"
-
-        [[steps]]
-        kind = "ingest"
-        source = "{source}"
-
-        [[steps]]
-        kind = "score"
-        models = {models}
-        splits = ["test"]
-
-        [[steps]]
-        kind = "views"
-
-        [[steps]]
-        kind = "report"
-        path = "../reports/nightly.json"
-        format = "json"
-        {extra}
-    """))
-    return job
-
-
-@pytest.fixture
-def job_setup(invoke, tmp_path, db_path, learnable_source, tiny_bert):
-    source = learnable_source(40, 120)
-    assert invoke("ingest", "--source", str(source)).exit_code == 0
-    assert invoke("models", "register", "tiny", "--hf", str(tiny_bert),
-                  "--max-length", "64").exit_code == 0
-    return _write_job(tmp_path, source, db_path)
-
 
 SLOW_JOB = """
 import dataclasses, sys, time
@@ -97,13 +58,13 @@ def _wait_for_predictions(db_path, at_least: int, timeout: float = 60.0) -> int:
 
 
 @pytest.fixture
-def any_job(invoke, tmp_path, db_url, learnable_source, tiny_bert):
+def any_job(invoke, write_job, db_url, learnable_source, tiny_bert):
     """job_setup on each engine (DuckDB, PostgreSQL)."""
     source = learnable_source(40, 120)
     assert invoke("ingest", "--source", str(source)).exit_code == 0
     assert invoke("models", "register", "tiny", "--hf", str(tiny_bert),
                   "--max-length", "64").exit_code == 0
-    return _write_job(tmp_path, source, db_url)
+    return write_job(source, db_url)
 
 
 def test_job_runs_end_to_end(any_job, db_url, tmp_path, capsys):
@@ -122,9 +83,9 @@ def test_job_runs_end_to_end(any_job, db_url, tmp_path, capsys):
     assert "scored 0" in capsys.readouterr().err
 
 
-def test_failing_step_stops_the_job(invoke, tmp_path, db_path, learnable_source):
+def test_failing_step_stops_the_job(invoke, write_job, tmp_path, db_path, learnable_source):
     # "all" models while none is registered: the ingest step runs, the score step fails.
-    job = _write_job(tmp_path, learnable_source(), db_path)
+    job = write_job(learnable_source(), db_path)
     assert run_job(job) == EXIT_STEP_FAILED
     assert not (tmp_path / "reports" / "nightly.json").exists()
     status, code, error = _q(db_path, "SELECT status, exit_code, error FROM job_runs")[0]
@@ -134,8 +95,8 @@ def test_failing_step_stops_the_job(invoke, tmp_path, db_path, learnable_source)
     assert result.exit_code == EXIT_STEP_FAILED
 
 
-def test_unknown_model_stops_the_job_before_any_step(tmp_path, db_path, learnable_source):
-    job = _write_job(tmp_path, learnable_source(), db_path, models='["missing"]')
+def test_unknown_model_stops_the_job_before_any_step(write_job, db_path, learnable_source):
+    job = write_job(learnable_source(), db_path, models='["missing"]')
     assert run_job(job) == EXIT_STEP_FAILED
     status, error = _q(db_path, "SELECT status, error FROM job_runs")[0]
     assert status == "failed" and error.startswith("preflight: no model named 'missing'")
@@ -194,29 +155,6 @@ def test_sigkill_mid_scoring_then_rerun(job_setup, db_path, tmp_path):
     assert statuses == ["interrupted", "succeeded"]
 
 
-def test_crontab_line_works_under_env_i(job_setup, db_path, tmp_path):
-    line = crontab_line(job_setup, "0 3 * * *")
-    fields = line.split(" ", 5)
-    assert fields[:5] == ["0", "3", "*", "*", "*"]
-    command = fields[5]
-    assert sys.executable.split("/")[-1] in command and str(job_setup) in command
-    env = ["env", "-i", "PATH=/usr/bin:/bin", "HOME=" + str(tmp_path)]
-    proc = subprocess.run(env + ["sh", "-c", command], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    log = (job_setup.parent / "logs" / "nightly.log").read_text()
-    assert "job nightly succeeded" in log
-    assert _q(db_path, "SELECT status FROM job_runs") == [("succeeded",)]
-
-
-def test_crontab_rejects_bad_schedule(job_setup, invoke):
-    result = invoke("job", "cron", str(job_setup), "--schedule", "every night")
-    assert result.exit_code != 0 and "not a cron schedule" in result.output
-    ok = invoke("job", "cron", str(job_setup), "--schedule", "@daily")
-    assert ok.exit_code == 0 and ok.output.startswith("@daily ")
-    assert shlex.split(ok.output.split(" ", 1)[1])  # a valid shell command line
-
-
 def test_long_steps_log_progress_and_can_be_capped(invoke, tmp_path, db_path, learnable_source,
                                                    tiny_bert, capsys):
     """A score step logs timestamped progress lines (rows, rate, ETA) as it goes, and
@@ -247,7 +185,7 @@ def test_long_steps_log_progress_and_can_be_capped(invoke, tmp_path, db_path, le
     assert "left for the next run 0" in capsys.readouterr().err
 
 
-def test_missing_model_files_stop_the_job_before_any_step(invoke, tmp_path, db_path,
+def test_missing_model_files_stop_the_job_before_any_step(invoke, write_job, db_path,
                                                          learnable_source, capsys):
     import shutil
 
@@ -256,7 +194,7 @@ def test_missing_model_files_stop_the_job_before_any_step(invoke, tmp_path, db_p
     assert invoke("train", "tfidf-lr").exit_code == 0
     artifact = _q(db_path, "SELECT artifact_uri FROM model_versions")[0][0]
     shutil.rmtree(artifact)
-    job = _write_job(tmp_path, source, db_path)
+    job = write_job(source, db_path)
     assert run_job(job) == EXIT_STEP_FAILED
     log = capsys.readouterr().err
     assert "the files of tfidf-lr v1 are missing" in log and "step 1/" not in log

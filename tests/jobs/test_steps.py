@@ -1,18 +1,22 @@
-"""The ingest step of job files takes every option of `asaas ingest`, checked when the job file is
-loaded: a nightly job can ingest new Steam reviews."""
+"""The step kinds of job files (asaas/jobs/steps.py) at work: an ingest step takes every option of
+`asaas ingest`, checked when the job file is loaded, so a nightly job can ingest new Steam
+reviews; `events` and `alerts` steps refresh the events and write the alert tables."""
 
 from __future__ import annotations
 
 import io
 import json
 import textwrap
+from datetime import datetime, timedelta
 
 import pytest
 
 from asaas.jobs import EXIT_BAD_JOB, EXIT_OK, run_job
+from tests.events_alerts_data import Review, daily_series, write_reviews
 from tests.helpers import q
 
 T0 = 1_500_000_000
+DAY0 = datetime(2020, 1, 1)
 
 
 def _pages(folder, first_id, n, appid=2310):
@@ -116,3 +120,73 @@ def test_flags_and_job_keys_build_the_same_options(invoke, monkeypatch):
     assert seen == [options_from_job({"kind": "ingest", "source": "x"}), options_from_job(step)]
     assert seen[0] == IngestOptions()
     assert seen[1].columns.developer_response == "reply" and seen[1].split_before.year == 2017
+
+
+# -- events and alerts steps ----------------------------------------------------------------------
+
+
+def _timeline_job(tmp_path, db, steps: str):
+    path = tmp_path / "jobs" / "timeline.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f'name = "timeline"\ndb = "{db}"\n' + textwrap.dedent(steps),
+                    encoding="utf-8")
+    return path
+
+
+def test_events_and_alerts_steps(tmp_path, db_path, capsys):
+    rows = daily_series("100", DAY0, [20] * 120, [0.05] * 120, exact=True)
+    rows += [Review("100", DAY0 + timedelta(days=90, minutes=j), 0, text="paid mods greed")
+             for j in range(60)]
+    rows += [Review("100", DAY0 + timedelta(days=i), 1, early_access=i < 50) for i in range(120)]
+    write_reviews(db_path, rows)
+    steps = """
+        [[steps]]
+        kind = "events"
+        dataset = "steam"
+    """
+    for table, fmt in (("alerts", "json"), ("responsiveness", "csv"), ("recoveries", "markdown"),
+                       ("effects", "json")):
+        steps += f"""
+        [[steps]]
+        kind = "alerts"
+        table = "{table}"
+        format = "{fmt}"
+        path = "out/{table}.{fmt}"
+        kinds = ["negative"]
+        source = "labels"
+        """
+    job = _timeline_job(tmp_path, db_path, steps)
+    assert run_job(job) == 0
+    assert q(db_path, "SELECT kind, source FROM events") == [("full_release", "derived")]
+    out = tmp_path / "jobs" / "out"
+    alerts = json.loads((out / "alerts.json").read_text())
+    assert [a["alert_id"] for a in alerts] == ["negative:100:2020-03-31"]
+    assert (out / "responsiveness.csv").read_text().splitlines()[0].startswith("rank,product")
+    assert "negative:100:2020-03-31" in (out / "recoveries.markdown").read_text()
+    effects = json.loads((out / "effects.json").read_text())
+    assert [e["kind"] for e in effects] == ["full_release"]
+    steps_logged = json.loads(q(db_path, "SELECT steps FROM job_runs")[0][0])
+    assert [s["kind"] for s in steps_logged] == ["events", "alerts", "alerts", "alerts",
+                                                 "alerts"]
+    assert steps_logged[0]["counts"]["new"] == {"full_release": 1, "first_response": 0}
+    assert run_job(job) == 0  # a second night: nothing new
+    assert q(db_path, "SELECT count(*) FROM events") == [(1,)]
+
+
+@pytest.mark.parametrize("step, fragment", [
+    ('kind = "alerts"\n', 'needs path = "FILE"'),
+    ('kind = "alerts"\npath = "a.md"\ntable = "bombs"\n', "table 'bombs' is not known"),
+    ('kind = "alerts"\npath = "a.md"\nformat = "html"\n', "format 'html' is not known"),
+])
+def test_bad_alert_steps(tmp_path, db_path, capsys, step, fragment):
+    job = _timeline_job(tmp_path, db_path, "[[steps]]\n" + step)
+    assert run_job(job) == EXIT_BAD_JOB
+    assert fragment in capsys.readouterr().err
+
+
+def test_a_bad_source_fails_the_step(tmp_path, db_path, capsys):
+    write_reviews(db_path, [Review("100", DAY0, 1)])
+    job = _timeline_job(tmp_path, db_path, '[[steps]]\nkind = "alerts"\npath = "a.md"\n'
+                                           'source = "nomodel"\n')
+    assert run_job(job) == 1
+    assert "no model named 'nomodel'" in capsys.readouterr().err

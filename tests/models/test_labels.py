@@ -1,4 +1,5 @@
-"""Label mapping from a model's own id2label; ambiguity is refused, never guessed."""
+"""Label mapping (asaas/models/labels.py) from a model's own id2label; ambiguity is refused, never
+guessed."""
 
 from __future__ import annotations
 

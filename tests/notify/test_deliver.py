@@ -1,4 +1,5 @@
-"""`asaas notify`: alerts to a local webhook receiver and a local SMTP server (aiosmtpd), both on
+"""`asaas notify` (asaas/notify/: deliver, channels, outbox, message): alerts to a local webhook
+receiver and a local SMTP server (aiosmtpd), both on
 127.0.0.1 and started by the tests: sent once, failures retried and kept owed, secrets masked."""
 
 from __future__ import annotations

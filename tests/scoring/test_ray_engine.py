@@ -1,5 +1,5 @@
-"""`asaas score --engine ray`: the local engine's probabilities, resumable after a killed driver,
-one-line errors for bad options.
+"""`asaas score --engine ray` (asaas/scoring/ray_engine.py): the local engine's probabilities,
+resumable after a killed driver, one-line errors for bad options.
 
 One local Ray instance (2 CPUs) serves the module; starting it takes seconds, and every Ray run
 starts its actors (each loads the model once), so the tests here are few and each does a lot.
@@ -37,6 +37,8 @@ from tests.helpers import q as _q
 from tests.requires import require
 
 # Ray Data's own DataContext warns about its renamed settings; not ours to fix.
+
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings(r"ignore::DeprecationWarning:ray\..*")]
 REPO = Path(__file__).resolve().parents[2]

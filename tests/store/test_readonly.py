@@ -1,5 +1,7 @@
-"""`asaas sql` is read-only whatever text it is given, on DuckDB and PostgreSQL; read commands
-never create or alter a database (issue 12, items 1, 2, 6 and 9)."""
+"""What `asaas sql` accepts (asaas/store/readonly.py): one read-only statement whatever text it is
+given, on DuckDB and PostgreSQL (writes, file access and every known bypass refused, by the
+parser's allow-list and by the read-only session behind it), with refusals that name what and
+why; read commands never create or alter a database."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def _counts(db_path) -> tuple:
             len(q(db_path, "SELECT table_name FROM information_schema.tables")))
 
 
-# Writes that must be refused, each a bypass reported in the issue (or its close cousin).
+# Writes that must be refused, each a bypass once reported against `asaas sql` (or a cousin).
 WRITES = [
     "DELETE FROM reviews",
     "SET TRANSACTION READ WRITE; DELETE FROM reviews WHERE dataset='imdb'",
@@ -247,7 +249,7 @@ def test_truncated_database_file_is_a_one_line_error(invoke, learnable_source, d
             assert "Could not read" in line or "not a valid" in line, (size, args, line)
 
 
-# -- the allow-list (issue 18 item 1) -----------------------------------------------------------
+# -- the allow-list ----------------------------------------------------------------------------
 
 #: Each refused on the engine(s) named, by what it is, not by a name on a list.
 NOT_ALLOWED = [

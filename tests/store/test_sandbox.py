@@ -1,7 +1,8 @@
-"""`asaas sql` on PostgreSQL and DuckDB: the database refuses what the parser would (issue 18,
-item 1), and every query is bounded in time and rows, cancelled on SIGTERM (item 2).
+"""The session `asaas sql` runs a statement in (asaas/store/sandbox.py), on PostgreSQL and DuckDB:
+the database refuses what the parser would, and every query is bounded in time and rows, and
+cancelled on SIGTERM.
 
-The bypass list of issue 18 item 1 runs four ways on PostgreSQL: as a superuser and as a
+The bypass list runs four ways on PostgreSQL: as a superuser and as a
 SELECT-only role, through the parser (`asaas sql`) and straight into the sandbox session
 (``sandbox.run_statement``), with the side effects each would have had checked afterwards.
 """
@@ -27,10 +28,10 @@ OUTSIDER = "asaas_test_outsider"
 LO_FILE = f"/tmp/asaas-lo-export-{uuid.uuid4().hex[:8]}"
 PASSWD_LINE = "root:x:0:0"
 
-#: Issue 18 item 1, as reported (escaped names) and in the other spellings that reach the same
-#: functions; {victim} is another session's pid. Second field: what the sandbox session alone
-#: does with it: "denied" (permission denied), "stopped" (the time limit), "harmless" (runs,
-#: leaves nothing behind).
+#: The bypasses reported against `asaas sql` (escaped names) and the other spellings that reach
+#: the same functions; {victim} is another session's pid. Second field: what the sandbox session
+#: alone does with it: "denied" (permission denied), "stopped" (the time limit), "harmless"
+#: (runs, leaves nothing behind).
 BYPASSES = [
     ("SELECT U&\"pg\\005fread_file\"('/etc/passwd')", "denied"),
     ("SELECT * FROM U&\"pg\\005fls_dir\"('.')", "denied"),

@@ -1,15 +1,18 @@
-"""PostgreSQL, the way up: the same migrations, ingest, training, scoring and views on a real
-server, started for these tests in a temporary directory (Unix socket only, no TCP port).
+"""The store on each engine (asaas/store/store.py).
 
-Skipped where PostgreSQL's server programs (initdb, pg_ctl) are not installed (a failure under
-CI=true; see tests/pg.py). Here the tables
-that the hand-written migration creates are also checked against asaas' SQLAlchemy schema with
-Alembic's autogenerate comparison, which cannot run on DuckDB (its reflection fails).
+PostgreSQL, the way up: the same migrations, ingest, training, scoring and views on a real
+server (tests/pg.py's, skipped where PostgreSQL is not installed, a failure under CI), with the
+tables that the hand-written migration creates checked against asaas' SQLAlchemy schema by
+Alembic's autogenerate comparison, which cannot run on DuckDB (its reflection fails); and COPY
+writes exact values. DuckDB: any DuckDB client opens what asaas writes (new files use a storage
+format that DuckDB 1.x reads; the `duckdb` command-line tool from duckdb-cli is 1.5), views
+included.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +20,8 @@ import sqlalchemy as sa
 from asaas.store import Store, migrate
 from asaas.store.schema import metadata
 from asaas.views import install_views, view_names
-
 from tests.helpers import err, ok
+from tests.requires import require
 
 
 def test_migration_matches_schema_and_round_trips(pg_server):
@@ -155,3 +158,34 @@ def test_copy_writes_exact_values_and_refuses_what_does_not_fit(pg_server, monke
             1, "model_version_id", pa.array([2] * 5, pa.int64()))) == 5
     assert stored(2) == expected
     store.engine.dispose()
+
+
+# -- DuckDB files that every DuckDB client reads -------------------------------------------------
+
+
+def test_duckdb_1x_cli_reads_tables_and_views(invoke, db_path, learnable_source):
+    cli = require("duckdb-cli")
+    version = subprocess.run([cli, "--version"], capture_output=True, text=True).stdout
+    assert version.startswith("v1."), version  # a 1.x client, older than the DuckDB asaas runs
+    ok(invoke("ingest", "--source", str(learnable_source(80, 40))))
+    ok(invoke("train", "tfidf-lr"))
+    ok(invoke("score", "--model", "tfidf-lr"))
+    out = subprocess.run([cli, "-readonly", "-csv", str(db_path), "-c",
+                          "SELECT model_label, n FROM metrics; SELECT count(*) FROM reviews"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "tfidf-lr v1,40" in out.stdout and "120" in out.stdout
+
+
+def test_newest_format_on_request(invoke, db_path, learnable_source, monkeypatch):
+    cli = require("duckdb-cli")
+    monkeypatch.setenv("ASAAS_DUCKDB_STORAGE", "latest")
+    ok(invoke("ingest", "--source", str(learnable_source(10, 10))))
+    out = subprocess.run([cli, "-readonly", str(db_path), "-c", "SELECT 1"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "version" in out.stderr.lower()
+
+
+def test_bad_storage_setting_is_one_line(invoke, monkeypatch):
+    monkeypatch.setenv("ASAAS_DUCKDB_STORAGE", "1.4")
+    assert "ASAAS_DUCKDB_STORAGE" in err(invoke("db", "upgrade"))

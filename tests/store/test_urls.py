@@ -1,22 +1,24 @@
-"""Database settings that are neither a URL nor a file path are refused, and no error path,
-job log or job_runs row shows a password (issue 18, item 7)."""
+"""Database URLs (asaas/store/urls.py): settings that are neither a URL nor a file path are refused
+with the fix, paths and URLs work as written, and no error, job log or job_runs row shows a
+password (mask_secrets, redact)."""
 
 from __future__ import annotations
 
 import io
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from asaas.errors import ConfigError
 from asaas.jobs import EXIT_OK, EXIT_STEP_FAILED, run_job
-from asaas.store.urls import mask_secrets, normalize_url
-from tests.helpers import err, ok
+from asaas.store.urls import mask_secrets, normalize_url, redact
+from tests.helpers import err, job_file, ok
 
 #: Passwords as users type them: one with a space, '@' and '/' not percent-encoded.
 SECRETS = ["s3cr3tPa55", "Zq9 xwK@K7Jm/Vv8"]
 PIECES = {"s3cr3tPa55": ["s3cr3tPa55"], "Zq9 xwK@K7Jm/Vv8": ["Zq9", "xwK", "K7Jm", "Vv8"]}
+#: The password of the job-log tests' URLs (the test server trusts any password).
+SECRET = "s3cr3t-Pa55"
 
 #: Each with {pw}: a libpq keyword string, unparsable URLs, mistyped schemes.
 BAD = [
@@ -33,19 +35,17 @@ BAD = [
 ]
 
 
+def _with_password(url: str) -> str:
+    return url.replace("://asaas@", f"://asaas:{SECRET}@")
+
+
 def _clean(text: str, secret: str) -> bool:
     return not any(piece in text for piece in PIECES[secret])
 
 
 def _job(tmp_path: Path, db: str | None = None) -> Path:
-    path = tmp_path / "jobs" / "nightly.toml"
-    path.parent.mkdir(exist_ok=True)
     head = f'db = "{db}"\n' if db is not None else ""  # (no quote or backslash in these)
-    path.write_text(head + textwrap.dedent("""
-        [[steps]]
-        kind = "views"
-    """))
-    return path
+    return job_file(tmp_path, head + '\n[[steps]]\nkind = "views"\n')
 
 
 @pytest.mark.parametrize("secret", SECRETS)
@@ -127,3 +127,51 @@ def test_job_with_a_percent_encoded_password_keeps_it_out_of_log_and_table(pg_se
     assert rows
     for text in (log.getvalue(), repr(rows)):
         assert "Zq9" not in text and "K7Jm" not in text and "Vv8" not in text, text
+
+
+def test_job_log_and_job_runs_never_hold_the_password(pg_server, tmp_path, capsys):
+    url = _with_password(pg_server())  # the test server trusts any password
+    job = job_file(tmp_path, """
+        [[steps]]
+        kind = "views"
+
+        [[steps]]
+        kind = "score"
+        models = ["missing"]
+    """)
+    run_job(job, db_url=url)
+    log = capsys.readouterr().err
+    assert "job nightly started" in log and "***" in log
+    assert SECRET not in log
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT job_file, error, steps FROM job_runs").fetchall()
+    engine.dispose()
+    assert rows and SECRET not in repr(rows)
+
+
+@pytest.mark.parametrize("url", [
+    f"postgresql://asaas:{SECRET}@localhost:notaport/db",
+    f"postgresql+psycopg://asaas:{SECRET}@localhost:99999/db",
+    f"postgresql://asaas:{SECRET}@/db?host=/nonexistent-socket-dir",
+])
+def test_bad_urls_are_reported_without_the_password(invoke, url, tmp_path, capsys):
+    line = err(invoke("report", "--db", url))
+    assert SECRET not in line and "Error: " in line
+    job = job_file(tmp_path, """
+        [[steps]]
+        kind = "views"
+    """)
+    run_job(job, db_url=url)
+    assert SECRET not in capsys.readouterr().err
+
+
+def test_mask_secrets_covers_urls_and_keyword_strings():
+    text = (f"x postgresql://u:{SECRET}@h:5432/db y postgresql://u:{SECRET}@h:bad/db "
+            f"host=h password={SECRET} user=u; mysql://root:{SECRET}@db")
+    masked = mask_secrets(text)
+    assert SECRET not in masked and masked.count("***") == 4
+    assert SECRET not in redact(f"postgresql://u:{SECRET}@h:notaport/db")
+    assert redact("duckdb:///asaas.duckdb") == "duckdb:///asaas.duckdb"

@@ -1,4 +1,5 @@
-"""Alerts: planted spikes and shifts are found where they were planted, flat series raise
+"""Alerts (asaas/timeline/alerts.py, with its rules: spikes, changepoints, explain): planted
+spikes and shifts are found where they were planted, flat series raise
 nothing, and the rules agree with an independent pandas / brute-force computation."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Effects of events: the daily view, before/after with Newcombe's interval, and the segmented
-regression with Newey-West intervals, each checked against an independent computation on series
-with known answers."""
+"""Effects of events (asaas/timeline/effects.py, daily.py): the daily view, before/after with
+Newcombe's interval, and the segmented regression with Newey-West intervals, each checked against
+an independent computation on series with known answers."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Events: products by id or name, add, import (all or nothing), derive (early-access switch,
-first developer response), list; the library and the CLI."""
+"""Events (asaas/timeline/events.py, products.py): products by id or name, add, import (all or
+nothing), derive (early-access switch, first developer response), list; the library and the CLI."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Responsiveness: developer responses per product (the view against pandas), recovery after
-alerts and negative events (known answers), and the ranking; library and CLI."""
+"""Responsiveness (asaas/timeline/responsiveness.py): developer responses per product (the view
+against pandas), recovery after alerts and negative events (known answers), and the ranking;
+library and CLI."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`asaas timeline`: finding products and models, every output format, the bad inputs, and the
-HTML page rendered in real headless Chromium."""
+"""`asaas timeline` (asaas/timeline/series.py, page.py): finding products and models, every output
+format, the bad inputs, and the HTML page rendered in real headless Chromium."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""The timeline views (sql/100-102) against an independent numpy/scipy computation on generated
-series with known answers: counts, Wilson intervals, the error rates, the adjusted
-classify-and-count share and its delta-method interval, and the cases with no correction."""
+"""The timeline views (sql/100-102, which asaas/timeline/series.py reads) against an independent
+numpy/scipy computation on generated series with known answers: counts, Wilson intervals, the
+error rates, the adjusted classify-and-count share and its delta-method interval, and the cases
+with no correction; and PostgreSQL gives DuckDB's numbers (`asaas timeline` on either URL)."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
 
@@ -12,8 +14,9 @@ import pytest
 from scipy import stats
 
 from asaas.store import open_store
+from asaas.tables import query
 from tests import timeline_data as td
-from tests.helpers import query_arrow
+from tests.helpers import ok, query_arrow
 
 TOL = 1e-9
 Z = stats.norm.ppf(0.975)
@@ -234,3 +237,51 @@ def test_interval_does_not_collapse_when_the_model_calls_nothing_negative(store,
         assert r["corrected_ci_low"] == 0.0
         assert r["corrected_ci_high"] > 0.1, r
 
+
+# -- the same numbers on PostgreSQL --------------------------------------------------------------
+
+
+VIEWS = {
+    "product_timeline": ("dataset", "language", "freq", "product_id", "period_start"),
+    "prevalence_calibration": ("model_version_id", "dataset", "language"),
+    "timeline": ("model_version_id", "dataset", "language", "freq", "product_id",
+                 "period_start"),
+}
+
+
+def _by_key(store, view: str) -> dict:
+    key = VIEWS[view]
+    rows = query(store, f"SELECT * FROM {view}").dicts()  # PostgreSQL's NUMERIC as floats
+    return {tuple(r[k] for k in key): r for r in rows}
+
+
+def test_timeline_views_same_on_postgres(pg_server, db_path, invoke):
+    data = td.generate(seed=5, per_month=(40, 90))
+    duck = open_store(str(db_path))
+    pg_url = pg_server()
+    pg = open_store(pg_url)
+    for store in (duck, pg):
+        td.seed_store(store, data)
+    for view in VIEWS:
+        a, b = _by_key(duck, view), _by_key(pg, view)
+        assert a.keys() == b.keys() and len(a) > 10, view
+        for key, row in a.items():
+            other = b[key]
+            assert row.keys() == other.keys()
+            for col, value in row.items():
+                if isinstance(value, float):
+                    assert other[col] == pytest.approx(value, abs=1e-9), (view, key, col)
+                else:
+                    assert other[col] == value, (view, key, col)
+    outputs = [json.loads(ok(invoke("timeline", "Pit Pals", "--db", url, "--freq", "month",
+                                    "--format", "json")))
+               for url in (str(db_path), pg_url)]
+    assert len(outputs[0]) == len(outputs[1]) == 12  # 6 months x 2 scored versions
+    for a, b in zip(*outputs):
+        assert a.keys() == b.keys()
+        for col in a:
+            if isinstance(a[col], float):
+                assert b[col] == pytest.approx(a[col], abs=1e-9), col
+            else:
+                assert b[col] == a[col], col
+    pg.engine.dispose()

@@ -1,19 +1,25 @@
-"""`asaas gc`: what killed training runs leave under ASAAS_HOME is removed, never a registered
-version or a run in progress (issue 12, item 10)."""
+"""Model artifacts on disk (asaas/training/artifacts.py): a run that cannot save (disk full) or
+register its model leaves nothing behind and registers nothing, and `asaas gc` removes what killed
+runs left under ASAAS_HOME, never a registered version or a run in progress."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from asaas.training.artifacts import STAGING_LOCK, staged_artifact
 from tests.helpers import err, ok, q
 
 # A training run killed (SIGKILL-like os._exit) while saving, or after saving but before the
 # version was registered.
+
+
 KILLED = textwrap.dedent("""
     import os, sys
     from pathlib import Path
@@ -76,3 +82,36 @@ def test_gc_unregistered_and_read_only_rules(invoke, learnable_source, db_path, 
     assert "removed 1 folders" in out and not stray.exists()
     assert q(db_path, "SELECT count(*) FROM model_versions") == [(1,)]
     assert "does not exist" in err(invoke("gc", "--db", str(tmp_path / "none.duckdb")))
+
+
+def test_disk_full_while_saving_registers_nothing(invoke, db_path, learnable_source, tiny_bert,
+                                                  tmp_path, monkeypatch):
+    from transformers import PreTrainedModel
+
+    ok(invoke("ingest", "--source", str(learnable_source(32))))
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", full)
+    out = err(invoke("train", "finetuned", "--base", str(tiny_bert), "--max-length", "32",
+                     "--quiet"), after_log_lines=True)
+    assert "disk full" in out and "nothing was registered" in out
+    assert q(db_path, "SELECT count(*) FROM model_versions")[0][0] == 0
+    models_dir = tmp_path / "home" / "models" / "finetuned"
+    assert not any(models_dir.iterdir())
+
+
+def test_registration_failure_removes_the_saved_model(invoke, db_path, learnable_source,
+                                                      tmp_path, monkeypatch):
+    from asaas.models import registry
+
+    ok(invoke("ingest", "--source", str(learnable_source(32))))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(registry, "register", broken)
+    with pytest.raises(RuntimeError):
+        invoke("train", "tfidf-lr")
+    assert not any((tmp_path / "home" / "models" / "tfidf-lr").iterdir())

@@ -1,8 +1,10 @@
-"""`asaas train`: baselines and fine-tuning register versions; reproducible; resumable; bad input."""
+"""Fine-tuning (asaas/training/finetune.py): `asaas train finetuned` registers a standard Hugging
+Face folder, is reproducible from a seed and resumes mid-epoch to the same weights (from a
+checkpoint that cannot run code), batches by length, weighs classes on request, skips a recipe
+already trained, and refuses bases that are not models in one line."""
 
 from __future__ import annotations
 
-import errno
 import json
 from pathlib import Path
 
@@ -13,46 +15,13 @@ import torch
 
 from asaas.store import open_store
 from asaas.training.finetune import FinetuneOptions, finetune, length_grouped_batches
-from tests.helpers import err
+from tests.helpers import RunsCode, accuracy, err
 from tests.helpers import ok as _ok
 from tests.helpers import q as _q
 
 
 def _err(result):
     return err(result, after_log_lines=True)
-
-
-def _accuracy(db_path, model):
-    return _q(db_path, f"""
-        SELECT avg((p.label = r.label)::INT) FROM predictions p
-        JOIN reviews r ON r.id = p.review_id
-        JOIN model_versions v ON v.id = p.model_version_id JOIN models m ON m.id = v.model_id
-        WHERE m.name = '{model}' AND r.split = 'test'""")[0][0]
-
-
-@pytest.mark.parametrize("kind", ["bow-rf", "tfidf-lr"])
-def test_baselines_train_register_and_score(kind, invoke, db_path, learnable_source, tmp_path):
-    _ok(invoke("ingest", "--source", str(learnable_source())))
-    out = _ok(invoke("train", kind))
-    assert f"trained {kind} v1 on 200 imdb reviews" in out
-    _ok(invoke("train", kind, "--limit", "150"))
-    versions = _q(db_path, "SELECT v.version, v.kind, v.train_dataset, v.train_fingerprint, "
-                           "v.params, v.environment FROM model_versions v ORDER BY v.version")
-    assert [v[:3] for v in versions] == [(1, "sklearn", "imdb"), (2, "sklearn", "imdb")]
-    assert versions[0][3] != versions[1][3]  # different training rows, different fingerprint
-    assert json.loads(versions[0][4])["seed"] == 42
-    assert "sklearn" in json.loads(versions[0][5])
-    _ok(invoke("score", "--model", kind, "--version", "1", "--quiet"))
-    assert _accuracy(db_path, kind) >= 0.9
-    artifact = Path(_q(db_path, "SELECT artifact_uri FROM model_versions LIMIT 1")[0][0])
-    assert (artifact / "pipeline.joblib").is_file() and artifact.parent.parent.parent == \
-        tmp_path / "home"
-
-
-def test_bow_rf_cleaning_matches_the_notebook():
-    from asaas.training.baselines import clean_text
-
-    assert clean_text("A <br /><br />GREAT film, isn't it?! 10/10") == "great film isn t"
 
 
 def test_length_grouped_batches_are_seeded_and_cover_everything():
@@ -96,7 +65,7 @@ def test_finetune_registers_a_standard_hf_directory(invoke, db_path, learnable_s
     assert len(metrics["history"]) == 5 and metrics["rows_per_second"] > 0
     assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
     _ok(invoke("score", "--model", "finetuned", "--quiet"))
-    assert _accuracy(db_path, "finetuned") >= 0.85
+    assert accuracy(db_path, "finetuned") >= 0.85
 
 
 @pytest.fixture(scope="module")
@@ -155,33 +124,6 @@ def test_resume_continues_mid_epoch_to_the_same_weights(invoke, db_path, learnab
 # -- bad input ------------------------------------------------------------------------------------
 
 
-def test_no_training_rows(invoke, tiny_bert):
-    out = _err(invoke("train", "bow-rf"))
-    assert "no labelled train reviews in dataset 'imdb'" in out and "asaas ingest" in out
-    out = _err(invoke("train", "finetuned", "--base", str(tiny_bert)))
-    assert "no labelled train reviews" in out
-
-
-def test_single_class(invoke, learnable_source, tiny_bert):
-    _ok(invoke("ingest", "--source", str(learnable_source(single_class=True))))
-    assert "needs both positive and negative" in _err(invoke("train", "tfidf-lr"))
-    assert "needs both positive and negative" in _err(
-        invoke("train", "finetuned", "--base", str(tiny_bert)))
-
-
-def test_reviews_with_no_usable_word(invoke, tmp_path, db_path):
-    """Every word in all reviews or in one only: tfidf-lr has nothing to learn from, which is
-    said in one line (not scikit-learn's traceback) and registers nothing."""
-    rows = [{"id": f"r{i}", "text": f"review number {i}", "label": i % 2, "split": "train"}
-            for i in range(50)]
-    path = tmp_path / "few.parquet"
-    pq.write_table(pa.Table.from_pylist(rows), path)
-    _ok(invoke("ingest", "--source", str(path)))
-    out = _err(invoke("train", "tfidf-lr"))
-    assert "no word of the 50 training reviews is usable" in out and "more" in out
-    assert _q(str(db_path), "SELECT count(*) FROM model_versions") == [(0,)]
-
-
 def test_base_that_is_not_a_model(invoke, learnable_source, tmp_path):
     _ok(invoke("ingest", "--source", str(learnable_source())))
     (tmp_path / "empty").mkdir()
@@ -199,39 +141,6 @@ def test_base_without_tokenizer(invoke, learnable_source, tiny_bert, tmp_path):
         (base / name).unlink(missing_ok=True)
     out = _err(invoke("train", "finetuned", "--base", str(base)))
     assert "no tokenizer files" in out
-
-
-def test_disk_full_while_saving_registers_nothing(invoke, db_path, learnable_source, tiny_bert,
-                                                  tmp_path, monkeypatch):
-    from transformers import PreTrainedModel
-
-    _ok(invoke("ingest", "--source", str(learnable_source(32))))
-
-    def full(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(PreTrainedModel, "save_pretrained", full)
-    out = _err(invoke("train", "finetuned", "--base", str(tiny_bert), "--max-length", "32",
-                      "--quiet"))
-    assert "disk full" in out and "nothing was registered" in out
-    assert _q(db_path, "SELECT count(*) FROM model_versions")[0][0] == 0
-    models_dir = tmp_path / "home" / "models" / "finetuned"
-    assert not any(models_dir.iterdir())
-
-
-def test_registration_failure_removes_the_saved_model(invoke, db_path, learnable_source,
-                                                      tmp_path, monkeypatch):
-    from asaas.models import registry
-
-    _ok(invoke("ingest", "--source", str(learnable_source(32))))
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("database went away")
-
-    monkeypatch.setattr(registry, "register", broken)
-    with pytest.raises(RuntimeError):
-        invoke("train", "tfidf-lr")
-    assert not any((tmp_path / "home" / "models" / "tfidf-lr").iterdir())
 
 
 def test_skip_existing_does_not_retrain_the_same_recipe(invoke, db_path, learnable_source,
@@ -283,3 +192,17 @@ def test_balanced_class_weight_weighs_the_loss(db_path, tmp_path, trainable_bert
     assert seen and all(w is None for w in seen)
     with pytest.raises(Exception, match="balanced"):
         finetune(store, tmp_path / "home", _opts(trainable_bert, class_weight="heavy"))
+
+
+def test_finetune_resume_does_not_unpickle_arbitrary_objects(tmp_path):
+    """The resume checkpoint is read with torch.load(weights_only=True): a checkpoint holding
+    an object that runs code on load is refused."""
+    import torch
+
+    from asaas.training.finetune import load_checkpoint
+
+    marker = tmp_path / "ran"
+    torch.save({"model": RunsCode(marker)}, tmp_path / "state.pt")
+    with pytest.raises(Exception):
+        load_checkpoint(tmp_path / "state.pt")
+    assert not marker.exists()

@@ -1,4 +1,5 @@
-"""Format presets are plug-ins: a store is one module that registers a FormatPreset. The preset
+"""Format presets are plug-ins (asaas/ingest/readers/presets.py): a store is one module that
+registers a FormatPreset. The preset
 below exists only in this test; it is ingested end to end (library call, `asaas ingest`, a job
 file) through its own column names, dataset, product kind, label words, JSON document shape,
 record flattening and product-in-the-file-name, with no line of the generic ingest code (options,

@@ -1,6 +1,6 @@
-"""Time-stamped product reviews: the --format steam preset on every Steam shape (API page,
-steamreviews dict, JSON Lines, CSV, Parquet), products, times, languages, developer responses,
---label-map, --split-before and the bad rows each of them can produce."""
+"""Time-stamped product reviews: the --format steam preset (asaas/ingest/readers/steam.py) on every
+Steam shape (API page, steamreviews dict, JSON Lines, CSV, Parquet), products, times, languages,
+developer responses, --label-map, --split-before and the bad rows each of them can produce."""
 
 from __future__ import annotations
 
