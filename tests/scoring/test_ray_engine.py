@@ -37,8 +37,6 @@ from tests.helpers import q as _q
 from tests.requires import require
 
 # Ray Data's own DataContext warns about its renamed settings; not ours to fix.
-
-
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings(r"ignore::DeprecationWarning:ray\..*")]
 REPO = Path(__file__).resolve().parents[2]

@@ -18,8 +18,6 @@ from tests.helpers import err, ok, q
 
 # A training run killed (SIGKILL-like os._exit) while saving, or after saving but before the
 # version was registered.
-
-
 KILLED = textwrap.dedent("""
     import os, sys
     from pathlib import Path
