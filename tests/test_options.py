@@ -112,8 +112,8 @@ def test_help_defaults_are_the_dataclass_defaults(invoke):
 
 
 def test_dataset_means_one_thing_on_every_command():
-    """--dataset: the same flag and the same help wherever reviews are read (ingest names the
-    dataset it writes)."""
+    """--dataset: the same flag and the same help wherever reviews are read (ingest and fetch
+    steam name the dataset they write)."""
     import click
 
     from asaas.cli import cli
@@ -131,6 +131,7 @@ def test_dataset_means_one_thing_on_every_command():
 
     walk(cli)
     found.pop("ingest")
+    found.pop("fetch steam")
     assert {"score", "report", "disagreements", "timeline", "events derive",
             "events effects", "alerts list", "responsiveness"} <= set(found)
     assert set(found.values()) == {(DATASET_HELP, None)}
