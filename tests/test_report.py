@@ -1,4 +1,5 @@
-"""`asaas report`, `asaas disagreements`, `asaas sql` and the HTML report (in real Chromium)."""
+"""`asaas report`, `asaas disagreements`, `asaas sql` and the HTML report in real Chromium
+(asaas/report.py, asaas/report_page.py, asaas/cli/reports.py)."""
 
 from __future__ import annotations
 
@@ -135,25 +136,15 @@ def test_views_install_command(invoke, two_models):
     assert "installed" in out and "metrics" in out and "mcnemar" in out
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def test_html_report_renders_in_chromium(invoke, two_models, tmp_path):
     target = tmp_path / "report.html"
     _ok(invoke("report", "--html", str(target)))
     page = target.read_text(encoding="utf-8")
     assert page.count('<svg class="plot"') == 5  # ROC, PR, reliability + 2 confusion matrices
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: `make test` installs it (needs root + apt)")
-        pytest.skip("chromium not installed (make test installs it)")
+    from tests.requires import require
+
+    browser = require("chromium")
     proc = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
          "--v=0", "--virtual-time-budget=5000", "--dump-dom", target.as_uri()],
