@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import re
-import shutil
-import subprocess
 
 import pytest
+
+from tests import chromium
 from tests.helpers import err as _err
 from tests.helpers import ok as _ok
 
@@ -135,35 +133,14 @@ def test_views_install_command(invoke, two_models):
     assert "installed" in out and "metrics" in out and "mcnemar" in out
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def test_html_report_renders_in_chromium(invoke, two_models, tmp_path):
     target = tmp_path / "report.html"
     _ok(invoke("report", "--html", str(target)))
     page = target.read_text(encoding="utf-8")
     assert page.count('<svg class="plot"') == 5  # ROC, PR, reliability + 2 confusion matrices
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: `make test` installs it (needs root + apt)")
-        pytest.skip("chromium not installed (make test installs it)")
-    proc = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-         "--v=0", "--virtual-time-budget=5000", "--dump-dom", target.as_uri()],
-        capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    title = re.search(r"<title>(.*?)</title>", proc.stdout)
-    assert title and title.group(1) == "asaas report: 5 plots rendered", proc.stdout[:500]
-    console_errors = [line for line in proc.stderr.splitlines()
-                      if "CONSOLE" in line or "Uncaught" in line]
-    assert console_errors == []
+    assert chromium.title(target) == "asaas report: 5 plots rendered"
+    chromium.screenshot(target, "report")
 
 
 def test_html_report_without_predictions(invoke, tmp_path):

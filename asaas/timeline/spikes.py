@@ -84,12 +84,14 @@ def daily_flags(days: pd.DataFrame, rule: AlertRule) -> DailyFlags:
     neg_med, neg_mad, neg_sum, count = _baseline(neg, b, rule.min_history_days)
     n_med, n_mad, n_sum, _ = _baseline(n, b, rule.min_history_days)
     has_baseline = ~np.isnan(neg_med)
-    lower = np.nan_to_num(wilson_interval(neg, n)[0], nan=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         base_share = np.where(n_sum > 0, neg_sum / n_sum, 0.0)
         negative = (has_baseline & (neg >= rule.min_negative)
-                    & (neg > _threshold(neg_med, neg_mad, rule.z))
-                    & (lower > base_share))
+                    & (neg > _threshold(neg_med, neg_mad, rule.z)))
+        # The interval only where the counts already alarm (few days, most products none).
+        if negative.any():
+            lower = np.nan_to_num(wilson_interval(neg[negative], n[negative])[0], nan=0.0)
+            negative[negative] = lower > base_share[negative]
         volume = (has_baseline & (n >= rule.min_volume)
                   & (n > _threshold(n_med, n_mad, rule.volume_z)))
     return DailyFlags(days, negative, volume, has_baseline, neg_sum, n_sum, count)
