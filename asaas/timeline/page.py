@@ -18,6 +18,7 @@ series (``--freq``, or chosen for the product's volume: ``asaas.timeline.series.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -432,7 +433,8 @@ def render_timeline_html(series: Series, observed: dict[int, list[dict]],
                   freq=series.freq, freq_reason=series.freq_reason, observed=OBSERVED,
                   observed_band=OBSERVED_BAND, event_colour=EVENT, min_line=MIN_LINE_REVIEWS,
                   n_models=max((len(s.models) for s in sections), default=0),
-                  dataset=series.dataset, language=series.language, sections=sections)
+                  dataset=series.dataset, dataset_arg=shlex.quote(series.dataset),
+                  language=series.language, sections=sections)
 
 
 def write_timeline_html(store: Store, path: str | Path, series: Series) -> Path:
