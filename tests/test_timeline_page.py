@@ -53,9 +53,10 @@ PROBE = """(function () {
   var svgs = document.querySelectorAll('svg.plot');
   var share = svgs[0];
   function box(el) { var b = el.getBoundingClientRect(); return [b.left, b.width]; }
-  function texts(svg) { return Array.prototype.map.call(svg.querySelectorAll('text'), function (t) {
+  function own(t) {  // a text element's own words, not its tooltip's
     return Array.prototype.filter.call(t.childNodes, function (n) { return n.nodeType === 3; })
-      .map(function (n) { return n.textContent; }).join(''); }); }
+      .map(function (n) { return n.textContent; }).join(''); }
+  function texts(svg) { return Array.prototype.map.call(svg.querySelectorAll('text'), own); }
   return {
     window: window.innerWidth, page: document.documentElement.scrollWidth,
     chart: share.getBoundingClientRect().width,

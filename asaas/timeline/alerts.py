@@ -151,6 +151,6 @@ def find_alert(store: Store, alert_id: str, *, source: str | None = None,
     for alert in [a for a in mine if a.start == day] + [a for a in mine
                                                         if a.start <= day <= a.end]:
         return alert
+    listing = f"asaas alerts list {shlex.quote(ref)} --kind {kind}"
     raise AlertError(f"no {kind} alert of {prod.label} on {day} with these settings "
-                     f"({found.source}); `asaas alerts list {shlex.quote(ref)} --kind {kind}` lists "
-                     "them")
+                     f"({found.source}); `{listing}` lists them")

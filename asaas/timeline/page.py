@@ -39,7 +39,8 @@ WIDTH = 1200
 MARGIN = {"left": 78, "right": 18}
 SHARE_PLOT, VOLUME_PLOT = 250, 80  # heights of the plot areas
 TITLE, LANE, EVENT_ROW, AXIS = 26, 17, 13, 26
-OBSERVED, OBSERVED_BAND, EVENT, BAR, BAR_CUT = "#1b1b1b", "#8a8a8a", "#4d4d4d", "#9ecae1", "#3f7fb5"
+OBSERVED, OBSERVED_BAND, EVENT = "#1b1b1b", "#8a8a8a", "#4d4d4d"
+BAR, BAR_CUT = "#9ecae1", "#3f7fb5"
 #: Alert kinds, in lane order: colour and what the legend says.
 KINDS = {
     "negative": ("#d62728", "negative: a day of unusually many negative reviews (a bomb)"),
