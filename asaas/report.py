@@ -139,6 +139,9 @@ def build_report(store: Store, options: ReportOptions) -> Report:
                   options.dataset)
 
 
+#: Longest cell of the report's table and markdown output (format_table cuts at 80 otherwise).
+NOTE_WIDTH = 400
+
 EMPTY_REPORT = "no predictions on labelled reviews yet: run `asaas score --model NAME`"
 
 
@@ -155,9 +158,10 @@ def format_report(report: Report, fmt: str, *, full: bool = False) -> str:
                            "pairs": json_rows(report.pairs)}, indent=2, default=str)
     if fmt == "csv":
         return format_table(report.metrics, fmt)
-    text = format_table(report.shown(full), fmt)
+    # Cells whole: a note cut at 80 characters would drop the very warning it carries.
+    text = format_table(report.shown(full), fmt, max_width=NOTE_WIDTH)
     if report.pairs.rows:
-        text += f"\n\n{PAIRS_HEADING}:\n" + format_table(report.pairs, fmt)
+        text += f"\n\n{PAIRS_HEADING}:\n" + format_table(report.pairs, fmt, max_width=NOTE_WIDTH)
     return text
 
 

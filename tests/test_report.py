@@ -243,3 +243,16 @@ def test_the_html_report_fits_a_laptop_screen(invoke, partial_models, tmp_path):
     assert seen["page"] <= seen["window"] and seen["tables"] == 2
     assert len(seen["notes"]) == 2 and max(seen["notes"]) <= seen["window"]
     chromium.screenshot(target, "report-1400")
+
+
+def test_a_long_note_is_printed_whole():
+    """format_table cuts cells at 80 characters; a report's warning must not be cut."""
+    from asaas.report import Report, format_report
+    from asaas.tables import Table
+
+    note = ("incomplete: 1,000 of 25,000 scored (4%, a pseudo-random sample); no positive "
+            "predictions: precision is undefined")
+    report = Report(Table(["model", "n", "note"], [("m", 1000, note)]), Table(["p_value"], []),
+                    "test", "imdb")
+    for fmt in ("table", "markdown", "csv"):
+        assert note in format_report(report, fmt), fmt
