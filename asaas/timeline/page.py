@@ -271,12 +271,19 @@ def share_chart(name: str, axis: Axis, observed: list[dict], models: dict[str, l
                    f"{'s' if n != 1 else ''} (95% interval {r['observed_ci_low']:.1%} to "
                    f"{r['observed_ci_high']:.1%})")
             sparse = n < MIN_LINE_REVIEWS
-            shapes.append(Shape("circle", {"class": "dot sparse" if sparse else "dot",
-                                           "cx": px(frame.x(axis.mid(r["period_start"]))),
-                                           "cy": px(frame.y(share)),
+            cls, fill = ("dot sparse", "#fff") if sparse else ("dot", OBSERVED)
+            x = frame.x(axis.mid(r["period_start"]))
+            if share > y_max:  # above the axis: a triangle at its top edge, pointing up
+                top = frame.top
+                shapes.append(Shape("polygon", {
+                    "class": cls, "points": f"{px(x - 3.5)},{px(top + 6)} {px(x + 3.5)},"
+                    f"{px(top + 6)} {px(x)},{px(top)}", "fill": fill, "stroke": OBSERVED},
+                    tip=tip + " (above the axis)"))
+                continue
+            shapes.append(Shape("circle", {"class": cls, "cx": px(x), "cy": px(frame.y(share)),
                                            "r": px(2.2 if sparse else _dot_radius(n)),
-                                           "fill": "#fff" if sparse else OBSERVED,
-                                           "stroke": OBSERVED, "stroke-width": 1}, tip=tip))
+                                           "fill": fill, "stroke": OBSERVED, "stroke-width": 1},
+                                tip=tip))
     return frame.chart(f"{name} negative share", shapes, responsive=True)
 
 
@@ -293,6 +300,15 @@ def volume_cut(counts: Sequence[int]) -> float | None:
     if len(ordinary) == len(busy):
         return None
     return round_up(max(ordinary[-1], 2 * usual))
+
+
+def count_step(top: float) -> float:
+    """A round step for a count axis from 0 to ``top`` (2 to 5 intervals), else ``top``."""
+    for parts in (2, 3, 4, 5):
+        step = top / parts
+        if step == int(step) and round_up(step) == step:
+            return step
+    return top
 
 
 def round_up(value: float) -> float:
@@ -312,7 +328,8 @@ def volume_chart(name: str, axis: Axis, rows: list[dict], events: Sequence[Event
     top = cut or round_up(max(counts + [1]))
     frame = Frame(WIDTH, TITLE + 12 + VOLUME_PLOT + AXIS, axis.lo, axis.hi, top,
                   top=TITLE + 12, bottom=AXIS, **MARGIN)
-    ticks = [(0.0, "0"), (top / 2, f"{top / 2:,.0f}"), (top, f"{top:,.0f}")]
+    ticks = [(k * step, f"{k * step:,.0f}") for step in [count_step(top)]
+             for k in range(int(top // step) + 1)]
     title = f"reviews per {axis.freq}" + (f" (axis cut at {top:,.0f})" if cut else "")
     shapes = frame.axes(title, "reviews", xticks=time_ticks(axis.lo, axis.hi, most=12),
                         yticks=ticks)
