@@ -77,7 +77,7 @@ def test_job_runs_end_to_end(any_job, db_url, tmp_path, capsys):
     steps = json.loads(runs[0][3])
     assert [s["kind"] for s in steps] == ["ingest", "score", "views", "report"]
     assert steps[1]["counts"]["tiny v1"]["scored"] == 120
-    report = json.loads((tmp_path / "reports" / "nightly.json").read_text())
+    report = json.loads((tmp_path / "reports" / "nightly.json").read_text())["metrics"]
     assert report[0]["model"] == "tiny" and report[0]["n"] == 120
     assert run_job(any_job) == 0  # a second night: nothing new, still fine
     assert "scored 0" in capsys.readouterr().err

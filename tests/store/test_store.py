@@ -63,7 +63,7 @@ def test_same_results_as_duckdb(pg_server, invoke, learnable_source, db_path):
         ok(invoke("train", "bow-rf", "--db", url))
         ok(invoke("score", "--db", url, "--model", "tfidf-lr"))
         ok(invoke("score", "--db", url, "--model", "bow-rf"))
-        reports[url] = json.loads(ok(invoke("report", "--db", url, "--format", "json")))
+        reports[url] = json.loads(ok(invoke("report", "--db", url, "--format", "json")))["metrics"]
         out = ok(invoke("disagreements", "tfidf-lr", "bow-rf", "--db", url))
         assert "tfidf-lr" in out
         assert "read-only" in err(invoke("sql", "--db", url, "DELETE FROM predictions"))

@@ -4,6 +4,7 @@ nothing, and the rules agree with an independent pandas / brute-force computatio
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from datetime import date, datetime, timedelta
@@ -16,7 +17,7 @@ from asaas.timeline import alerts as al
 from asaas.timeline import changepoints as cp
 from asaas.timeline import explain as ex
 from asaas.timeline import spikes
-from asaas.timeline.rules import AlertError, AlertRule, rule_from_options
+from asaas.timeline.rules import KINDS, AlertError, AlertRule, rule_from_options
 from asaas.timeline.products import Product
 from tests.events_alerts_data import Review, daily_series, write_predictions, write_reviews
 from tests.helpers import err, ok, q
@@ -126,9 +127,11 @@ def test_platform_days_are_not_product_alerts():
     found = _detect(series, AlertRule(kinds=("negative", "volume")))
     assert found.platform_days == [D0 + timedelta(days=80), D0 + timedelta(days=81)]
     assert [(a.product_id, a.kind) for a in found.alerts] == [(13, "negative")]
-    # Too few products to tell a sale from twelve bombs: with a higher minimum they all alert.
+    # Too few products to tell a sale from twelve bombs: with a higher minimum the twelve
+    # alert (product 13's burst stays its negative alert, never a volume alert as well).
     alone = _detect(series, AlertRule(kinds=("volume",), platform_min_products=20))
-    assert alone.platform_days == [] and len(alone.alerts) == 13
+    assert alone.platform_days == [] and len(alone.alerts) == 12
+    assert 13 not in {a.product_id for a in alone.alerts}
 
 
 def test_daily_rule_matches_pandas():
@@ -352,8 +355,10 @@ def test_cli_alerts_list_and_show(db_url, invoke):
     assert (row["kind"], row["start"], row["n_negative"]) == ("negative", "2020-03-31", negatives)
     assert negatives > 80
     assert "greed" in row["top_terms"] and "greed" in row["example"]
+    # The bomb's days raised the volume rule too, but a burst with a negative day is the
+    # negative alert's: no volume alert, with or without --kind.
     out = ok(invoke("alerts", "list", "--format", "csv", "--kind", "volume"))
-    assert out.splitlines()[1].startswith("volume:100:2020-03-31,100,Skyrim,volume,")
+    assert out.strip() == "no alerts (labels; all products)"
     out = ok(invoke("alerts", "list", "--format", "csv", "--kind", "shift"))
     assert out.strip() == "no alerts (labels; all products)"
     assert "no alerts" in ok(invoke("alerts", "list", "--min-negative", "500", "--kind",
@@ -421,11 +426,111 @@ def test_alerts_by_product_for_pages(db_path):
 
 def test_cli_alerts_show_takes_the_rule_options(db_path, invoke):
     _bombed_db(db_path)
-    # With only volume alerts the same days are a volume alert; with a stricter rule, none.
-    out = ok(invoke("alerts", "show", "volume:100:2020-03-31", "--kind", "volume", "--reviews",
-                    "1", "--source", "labels", "--dataset", "steam", "--format", "markdown"))
-    assert out.startswith("volume:100:2020-03-31: Skyrim, volume alert")
+    out = ok(invoke("alerts", "show", "negative:100:2020-03-31", "--reviews", "1", "--source",
+                    "labels", "--dataset", "steam", "--format", "markdown"))
+    assert out.startswith("negative:100:2020-03-31: Skyrim, negative alert")
     assert "| term |" in out.replace("  ", " ")
+    # With a stricter rule there is none.
     assert "no negative alert" in err(invoke("alerts", "show", "negative:100:2020-03-31",
                                              "--min-negative", "500", "--baseline-days", "28",
                                              "--z", "5", "--volume-z", "8"))
+
+
+# -- an alert is one thing, whatever kinds were asked for ----------------------------------------
+
+KIND_SETS = [kinds for r in range(1, 4) for kinds in itertools.combinations(KINDS, r)]
+
+
+def _assert_alerts_are_stable(invoke, *args: str, listing: tuple[str, ...] = ()) -> list[dict]:
+    """Every ``--kind`` combination lists exactly the full list's alerts of those kinds (ids,
+    days and numbers), and `alerts show ID` prints exactly the alert the list named (``args``:
+    options of both, ``listing``: of the list only)."""
+    args_list = (*listing, *args)
+    full = json.loads(ok(invoke("alerts", "list", *args_list, "--format", "json")))
+    assert len(KIND_SETS) == 7
+    for kinds in KIND_SETS:
+        flags = [word for k in kinds for word in ("--kind", k)]
+        out = ok(invoke("alerts", "list", *args_list, *flags, "--format", "json"))
+        listed = [] if out.startswith("no alerts") else json.loads(out)
+        assert listed == [r for r in full if r["kind"] in kinds], kinds
+    for row in full:
+        shown = json.loads(ok(invoke("alerts", "show", row["alert_id"], *args, "--format", "json",
+                                     "--reviews", "1", "--terms", "1")))
+        assert shown["alert"] == row
+    return full
+
+
+def _giveaway_db(db_path):
+    """Like Commander Cool 2 in September 2015: an eight-day burst of positive reviews (a key
+    giveaway) with one day of many negatives inside it, a positive bomb elsewhere, a shift."""
+    rng = np.random.default_rng(4)
+    n, neg = [int(v) for v in rng.poisson(10, 300)], [0] * 300
+    shares = [0.05 if i < 200 else 0.2 for i in range(300)]
+    neg = [int(rng.binomial(c, p)) for c, p in zip(n, shares)]
+    for day in range(100, 108):
+        n[day] += 60
+    n[104] += 40
+    neg[104] += 40
+    n[60] += 80
+    rows = []
+    for i, (k, m) in enumerate(zip(neg, n)):
+        for j in range(m):
+            rows.append(Review("300", T0 + timedelta(days=i, minutes=j), 0 if j < k else 1))
+    _bombed_db(db_path)
+    return write_reviews(db_path, rows, names={"300": "Giveaway Game"})
+
+
+def test_an_alert_is_the_same_whatever_kinds_are_asked_for(db_path, invoke):
+    _giveaway_db(db_path)
+    full = _assert_alerts_are_stable(invoke)
+    ids = [r["alert_id"] for r in full]
+    # The negative day inside the giveaway is its own one-day alert, not an eight-day one that
+    # reads "negative share 9% vs 5%"; the giveaway around it is not a volume alert as well.
+    negative = next(r for r in full if r["alert_id"] == "negative:300:2020-04-14")
+    assert negative["days"] == 1 and negative["n_negative"] >= 40 and negative["share"] > 0.3
+    assert not any(a.startswith("negative:300:") and a != "negative:300:2020-04-14" for a in ids)
+    assert not any(r["kind"] == "volume" and r["start"] <= "2020-04-14" <= r["end"]
+                   for r in full if r["product"] == "300")
+    assert "volume:300:2020-03-01" in ids  # the positive bomb
+    assert any(a.startswith("shift:300:") for a in ids)
+    assert "negative:100:2020-03-31" in ids
+    _assert_alerts_are_stable(invoke, "--dataset", "steam",
+                              listing=("Giveaway Game", "--since", "2020-03-01"))
+
+
+def test_the_docs_alert_ids_on_the_readme_stand_ins(db_path, invoke, tmp_path):
+    from tests import readme_data as rd
+
+    steam = rd.write_steam(tmp_path / "steam.parquet")
+    ok(invoke("ingest", "--format", "steam", "--source", str(steam), "--split-before",
+              "2017-07-01"))
+    full = _assert_alerts_are_stable(invoke, "--dataset", "steam")
+    assert "negative:558420:2017-10-07" in [r["alert_id"] for r in full]
+
+
+@pytest.mark.shared_data
+def test_the_docs_alert_ids_on_the_real_steam_reviews(db_path, invoke, tmp_path):
+    """docs/feedback-over-time.md's ids: Commander Cool 2's and Stories Untold's one-day
+    negative alerts, listed and shown alike with and without --kind."""
+    from tests.steam_subset import write_subset
+
+    source = write_subset(tmp_path / "steam.parquet")
+    ok(invoke("ingest", "--format", "steam", "--source", str(source), "--split-before",
+              "2017-07-01"))
+    full = _assert_alerts_are_stable(invoke, "--dataset", "steam")
+    rows = {r["alert_id"]: r for r in full}
+    for alert_id, n_reviews, n_negative in (("negative:356070:2015-09-07", 358, 34),
+                                            ("negative:558420:2017-10-07", 88, 14)):
+        row = rows[alert_id]
+        assert (row["days"], row["n_reviews"], row["n_negative"]) == (1, n_reviews, n_negative)
+        out = ok(invoke("alerts", "show", alert_id, "--reviews", "1"))
+        assert out.startswith(f"{alert_id}: ") and "(1 day)" in out
+    assert "Error: no negative alert" in err(invoke("alerts", "show",
+                                                   "negative:558420:2017-10-09"))
+
+
+def test_unknown_alert_id_suggests_a_real_command(db_path, invoke):
+    _bombed_db(db_path)
+    out = err(invoke("alerts", "show", "negative:Skyrim:2020-01-05"))
+    assert "`asaas alerts list Skyrim --kind negative` lists them" in out
+    ok(invoke("alerts", "list", "Skyrim", "--kind", "negative"))  # the suggestion runs

@@ -217,3 +217,18 @@ def test_cli_responsiveness_without_products(invoke, db_path):
 
     open_store(str(db_path))
     assert "no reviews with products yet" in ok(invoke("responsiveness"))
+
+
+def test_no_answer_at_all_has_a_lower_bound_of_zero(db_path, invoke):
+    """0 of 7 negatives answered: the interval starts at exactly 0, printed 0.0000 (it was
+    the rounding noise of the formula, 1.7e-18 or 2.8e-17, printed as such)."""
+    write_reviews(db_path, [Review("E", T0 + timedelta(days=i), 0) for i in range(7)]
+                  + [Review("E", T0 + timedelta(days=i), 1) for i in range(20)])
+    (row,) = json.loads(ok(invoke("responsiveness", "--format", "json")))
+    assert (row["negative_responded"], row["responded_ci_low"]) == (0, 0.0)
+    line = ok(invoke("responsiveness")).splitlines()[2]
+    assert "e-1" not in line and " 0.0000 " in line
+    from asaas.timeline.intervals import wilson_interval
+
+    assert [wilson_interval(0, n)[0] for n in range(1, 40)] == [0.0] * 39
+    assert [wilson_interval(n, n)[1] for n in range(1, 40)] == [1.0] * 39
