@@ -89,8 +89,8 @@ def _run_locked(job: Job, url: str, settings: Settings, log: Log) -> int:
         return EXIT_STEP_FAILED
     ctx = StepContext(store, job.path.parent, run_id, log)
     results, error = _run_steps(ctx, job)
-    if error is None and ctx.problems:  # every step ran; some of their work did not
-        error = "; ".join(ctx.problems)
+    if ctx.problems:  # steps that did part of their work (the run went on past them)
+        error = "; ".join([*ctx.problems, *([error] if error else [])])
     exit_code = EXIT_OK if error is None else EXIT_STEP_FAILED
     status = "succeeded" if exit_code == EXIT_OK else "failed"
     _record(store, run_id, status, results, error, exit_code)
