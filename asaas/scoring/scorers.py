@@ -265,7 +265,10 @@ SCORERS: dict[str, ScorerKind] = {}
 
 #: Kinds whose scorer registers itself from its own module, imported when a version of that
 #: kind is first scored (so that `asaas score` of a transformer does not import them).
-KIND_MODULES: dict[str, str] = {}
+KIND_MODULES: dict[str, str] = {
+    "tfidf-multi": "asaas.scoring.multilingual",
+    "e5-stack": "asaas.scoring.multilingual",
+}
 
 
 def register_scorer(kind: str, factory: ScorerFactory, *, gpu: bool = False) -> None:
