@@ -47,7 +47,8 @@ def _rows(n: int, seed: int, split: str, neg_share: dict[str, float]) -> list[di
             if rng.random() < 0.15:  # label noise: a mixed review
                 words.append(rng.choice((pos if label == 0 else neg).split()))
             rows.append({"id": f"{split}-{lang}-{i}", "text": " ".join(words), "label": label,
-                         "lang": lang, "split": split})
+                         "lang": lang, "split": split, "app": "g1",
+                         "at": f"2020-0{1 + i % 3}-1{i % 9}T12:00:00"})
     return rows
 
 
@@ -57,14 +58,13 @@ def multilingual_source(tmp_path: Path) -> Path:
     smaller languages), and Polish has too few for a threshold of its own."""
     shares = {"english": 0.4, "french": 0.12, "koreana": 0.3, "polish": 0.3}
     rows = _rows(240, 1, "train", shares) + _rows(120, 2, "test", shares)
-    rows += [  # bad input, all in the test split
-        {"id": "emoji", "text": "♚♚♚", "label": 1, "lang": "english", "split": "test"},
-        {"id": "unknown-lang", "text": "good great fun", "label": 1, "lang": None,
-         "split": "test"},
-        {"id": "iso-code", "text": "bon jeu génial", "label": 1, "lang": "fr", "split": "test"},
-        {"id": "mixed", "text": "좋아요 but the game is broken", "label": 0, "lang": "koreana",
-         "split": "test"},
+    bad = [  # bad input, all in the test split
+        {"id": "emoji", "text": "♚♚♚", "label": 1, "lang": "english"},
+        {"id": "unknown-lang", "text": "good great fun", "label": 1, "lang": None},
+        {"id": "iso-code", "text": "bon jeu génial", "label": 1, "lang": "fr"},
+        {"id": "mixed", "text": "좋아요 but the game is broken", "label": 0, "lang": "koreana"},
     ]
+    rows += [{**r, "split": "test", "app": "g1", "at": "2020-02-01T00:00:00"} for r in bad]
     path = tmp_path / "reviews.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path
@@ -72,7 +72,7 @@ def multilingual_source(tmp_path: Path) -> Path:
 
 def _ingest(invoke, source: Path) -> None:
     _ok(invoke("ingest", "--source", str(source), "--language-column", "lang",
-               "--dataset", "multi"))
+               "--dataset", "multi", "--product-column", "app", "--time-column", "at"))
 
 
 def test_tfidf_multi_scores_every_language_at_its_own_threshold(invoke, db_url,
@@ -124,6 +124,25 @@ def test_tfidf_multi_scores_every_language_at_its_own_threshold(invoke, db_url,
     assert by_lang["polish"]["threshold"] == round(thresholds.pooled.threshold, 4)
     assert "under 8: the pooled threshold" in by_lang["polish"]["note"]
     assert all(by_lang[x]["balanced_accuracy"] > 0.8 for x in ("english", "french", "koreana"))
+    # Corrected shares per language: the error rates s, f of each language are measured at
+    # its own threshold, and the timeline divides them out language by language.
+    cal = {r[0]: r[1:] for r in _q(db_url, """
+        SELECT c.language, c.neg_hit_rate, c.neg_false_alarm_rate FROM prevalence_calibration c
+        JOIN model_versions v ON v.id = c.model_version_id WHERE v.kind = 'tfidf-multi'""")}
+    truth = {r[0]: r[1:] for r in _q(db_url, """
+        SELECT r.external_id, r.label FROM reviews r WHERE r.split = 'test'""")}
+    for lang in ("english", "french", "koreana"):
+        mine = [r for r in rows if r[1] == lang]
+        y = np.array([truth[r[0]][0] for r in mine])
+        pred = np.array([r[4] for r in mine])
+        s_rate, f_rate = (pred[y == 0] == 0).mean(), (pred[y == 1] == 0).mean()
+        assert cal[lang] == pytest.approx((s_rate, f_rate))
+        line = _q(db_url, f"""
+            SELECT predicted_negative_share, corrected_negative_share FROM timeline t
+            JOIN model_versions v ON v.id = t.model_version_id
+            WHERE v.kind = 'tfidf-multi' AND t.freq = 'month' AND t.language = '{lang}'
+              AND t.period_start = DATE '2020-01-01'""")[0]
+        assert line[1] == pytest.approx(min(1, max(0, (line[0] - f_rate) / (s_rate - f_rate))))
     # A second run has nothing to do: failures are not retried.
     assert "nothing to score" in _ok(invoke("score", "--model", "tfidf-multi", "--dataset",
                                             "multi", "--quiet"))

@@ -41,11 +41,19 @@ COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "acc
               "(csv and json always have them).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a self-contained HTML report with plots to this file.")
+@click.option("--by", "by", type=click.Choice(["version", "language"]), default="version",
+              show_default=True,
+              help="language: a row per version and language (balanced accuracy and ROC AUC "
+              "with 95% intervals, the threshold the labels were made at), from the "
+              "metrics_by_language view.")
+@click.option("--min-reviews", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --by language: only languages with at least N scored labelled reviews "
+              "(e.g. 300).")
 @format_option
 @db_option
 @fail_cleanly
-def report(full: bool, html_path: str | None, fmt: str, db_url: str | None,
-           **flags: Any) -> None:
+def report(full: bool, html_path: str | None, by: str, min_reviews: int, fmt: str,
+           db_url: str | None, **flags: Any) -> None:
     """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views."""
     from asaas.options import ReportOptions
     from asaas.report import comparisons_report, metrics_report, with_notes
@@ -53,6 +61,9 @@ def report(full: bool, html_path: str | None, fmt: str, db_url: str | None,
 
     options = ReportOptions.from_values(flags, "cli")  # as a job's report step builds them
     store = open_db(db_url, read_only=True)
+    if by == "language":
+        _report_by_language(store, options, full, html_path, min_reviews, fmt)
+        return
     table = metrics_report(store, **options.query())
     if html_path:  # first, so that a report that cannot be drawn fails before printing
         from asaas.report_page import write_html_report
@@ -73,6 +84,25 @@ def report(full: bool, html_path: str | None, fmt: str, db_url: str | None,
         click.echo(format_table(with_notes(table), fmt))
     if html_path:
         click.echo(f"wrote {html_path}", err=True)
+
+
+def _report_by_language(store: Any, options: Any, full: bool, html_path: str | None,
+                        min_reviews: int, fmt: str) -> None:
+    from asaas.errors import ConfigError
+    from asaas.report_languages import COMPACT_LANGUAGE_COLUMNS, languages_report
+    from asaas.tables import format_table
+
+    if html_path:
+        raise ConfigError("--html draws the report by version; drop --by language (or --html)")
+    table = languages_report(store, **options.query(), min_reviews=min_reviews)
+    if not table.rows and fmt in ("table", "markdown"):
+        click.echo("no predictions on labelled reviews with a language recorded"
+                   + (f" and at least {min_reviews} reviews" if min_reviews else "")
+                   + ": score a dataset that records languages (e.g. --format steam), with "
+                   "--language all or a multilingual model")
+        return
+    shown = table if full or fmt in ("csv", "json") else table.select(COMPACT_LANGUAGE_COLUMNS)
+    click.echo(format_table(shown, fmt))
 
 
 @cli.command()
