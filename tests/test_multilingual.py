@@ -262,3 +262,55 @@ def test_e5_stack_needs_a_tfidf_multi_base(invoke, db_path, learnable_source):
     _ok(invoke("train", "tfidf-lr"))
     msg = _err(invoke("train", "e5-stack", "--base", "tfidf-lr"))
     assert "needs a tfidf-multi version" in msg
+
+
+def test_bad_input_for_every_language(invoke, db_url, multilingual_source, tmp_path):
+    """Reviews a multilingual model can only partly read: a language it never saw (or the
+    "unknown" that `ingest --detect-language` writes) gets the pooled threshold and says so in
+    the report; text empty after the model's cleaning (zero-width spaces, emoji only) is a
+    recorded failure with its reason, never a prior passed off as a prediction; mixed scripts
+    are scored at the recorded language's threshold."""
+    _ingest(invoke, multilingual_source)
+    _ok(invoke("train", "tfidf-multi", "--train-dataset", "multi", "--min-negatives", "8",
+               "--quiet"))
+    odd = [
+        ("klingon", "good great fun loved", 1, "klingon"),  # a language the model never saw
+        ("klingon-neg", "bad awful boring worst", 0, "klingon"),
+        ("undetected", "awful boring broken", 0, "unknown"),  # what --detect-language writes
+        ("zero-width", "\u200b\u200b\u200b", 1, "english"),  # empty after cleaning
+        ("emoji", "👍👍👍", 1, "english"),
+        ("emoji-flags", "🇫🇷🇫🇷 ✨", 1, "french"),
+        ("mixed", "정말 좋아요 good great 最高", 1, "koreana"),  # three scripts
+    ]
+    path = tmp_path / "odd.parquet"
+    pq.write_table(pa.Table.from_pylist([
+        {"id": i, "text": t, "label": y, "lang": la, "split": "test"} for i, t, y, la in odd]),
+        path)
+    _ok(invoke("ingest", "--source", str(path), "--language-column", "lang", "--dataset", "odd"))
+    out = _ok(invoke("score", "--model", "tfidf-multi", "--dataset", "odd", "--quiet"))
+    assert "Traceback" not in out
+    mv = get_version(open_store(db_url), "tfidf-multi")
+    thresholds = LanguageThresholds.from_json(json.loads(
+        (Path(mv.artifact_uri) / "thresholds.json").read_text()))
+    scored = {r[0]: r[1:] for r in _q(db_url, """
+        SELECT r.external_id, p.prob_positive, p.label FROM predictions p
+        JOIN reviews r ON r.id = p.review_id WHERE r.dataset = 'odd'""")}
+    failed = dict(_q(db_url, """
+        SELECT r.external_id, f.error FROM prediction_failures f
+        JOIN reviews r ON r.id = f.review_id WHERE r.dataset = 'odd'"""))
+    assert set(failed) == {"zero-width", "emoji", "emoji-flags"}
+    assert all("not scored" in e and "vocabulary" in e for e in failed.values())
+    assert set(scored) == {"klingon", "klingon-neg", "undetected", "mixed"}
+    pooled = thresholds.pooled.threshold
+    for ext in ("klingon", "klingon-neg", "undetected"):
+        prob, label = scored[ext]
+        assert label == int(prob >= pooled), ext
+    assert scored["klingon"][1] == 1 and scored["klingon-neg"][1] == 0  # still read, pooled
+    prob, label = scored["mixed"]
+    assert label == int(prob >= thresholds.languages["koreana"].threshold)
+    report = json.loads(_ok(invoke("report", "--dataset", "odd", "--by", "language",
+                                   "--format", "json")))
+    by_lang = {r["language"]: r for r in report}
+    assert by_lang["klingon"]["threshold"] == round(pooled, 4)
+    assert "pooled threshold" in by_lang["klingon"]["note"]
+    assert by_lang["unknown"]["n"] == 1 and "pooled threshold" in by_lang["unknown"]["note"]
