@@ -71,6 +71,13 @@ def languages_report(store: Store, *, split: str | None = "test",
         store, "SELECT model_version_id, language, neg_hit_rate, neg_false_alarm_rate, "
                "n_negative FROM prevalence_calibration WHERE dataset = :dataset",
         {"dataset": dataset}).dicts()}
+    # Labelled reviews a version could not score (recorded failures, e.g. no n-gram it knows):
+    # they explain a coverage under 1 that is not a --limit sample.
+    failed = {(r["model_version_id"], r["split"], r["language"]): r["n"] for r in query(
+        store, "SELECT f.model_version_id, r.split, r.language, COUNT(*) AS n "
+               "FROM prediction_failures f JOIN reviews r ON r.id = f.review_id "
+               "WHERE r.dataset = :dataset AND r.label IS NOT NULL "
+               "GROUP BY f.model_version_id, r.split, r.language", {"dataset": dataset}).dicts()}
     versions = {mv.id: mv for mv in list_versions(store)}
     thresholds: dict[int, Any] = {}
     rows = []
@@ -83,6 +90,7 @@ def languages_report(store: Store, *, split: str | None = "test",
             "neg_false_alarm_rate")
         d["calibration_n_negative"] = c.get("n_negative")
         few = (d["calibration_n_negative"] or 0) < FEW_CALIBRATION_NEGATIVES
+        d["n_failed"] = failed.get((d["model_version_id"], d["split"], d["language"]), 0)
         notes = [n for n in (_coverage_note(d), "trained on this split: memory, not "
                              "generalisation" if d.get("trained_on_split") else None,
                              note, d.get("reason"),
@@ -94,11 +102,15 @@ def languages_report(store: Store, *, split: str | None = "test",
 
 
 def _coverage_note(d: dict[str, Any]) -> str | None:
-    cov = d.get("coverage")
-    if cov is not None and cov < 1 and d.get("n_labelled"):
-        return (f"sample: {d['n']:,} of {d['n_labelled']:,} scored "
-                f"({100 * cov:.0f}%, pseudo-random)")
-    return None
+    cov, failed = d.get("coverage"), d.get("n_failed") or 0
+    if cov is None or cov >= 1 or not d.get("n_labelled"):
+        return None
+    note = f"{failed:,} not scoreable (prediction_failures)" if failed else None
+    if d["n"] + failed < d["n_labelled"]:
+        sample = (f"sample: {d['n']:,} of {d['n_labelled']:,} scored "
+                  f"({100 * cov:.0f}%, pseudo-random)")
+        note = f"{sample}; {note}" if note else sample
+    return note
 
 
 def _threshold(mv: ModelVersion | None, language: str, cache: dict[int, Any]

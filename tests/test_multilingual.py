@@ -123,6 +123,9 @@ def test_tfidf_multi_scores_every_language_at_its_own_threshold(invoke, db_url,
     assert {"english", "french", "koreana", "polish"} <= set(by_lang)
     assert by_lang["polish"]["threshold"] == round(thresholds.pooled.threshold, 4)
     assert "under 8: the pooled threshold" in by_lang["polish"]["note"]
+    # The emoji review is a recorded failure, not a --limit sample.
+    assert "1 not scoreable (prediction_failures)" in by_lang["english"]["note"]
+    assert "sample" not in by_lang["english"]["note"]
     assert all(by_lang[x]["balanced_accuracy"] > 0.8 for x in ("english", "french", "koreana"))
     # Corrected shares per language: the error rates s, f of each language are measured at
     # its own threshold, and the timeline divides them out language by language.
