@@ -144,7 +144,7 @@ def train_finetuned(base: str, name: str, train_dataset: str, limit: int | None,
               "chosen on.")
 @click.option("--min-negatives", type=int, default=20, show_default=True,
               help="Held-out negatives (and positives) a language needs for a threshold of its "
-              "own; fewer: the pooled threshold, and `models show` says so.")
+              "own; fewer: the pooled threshold, and `report --by language` says so.")
 @click.option("--C", "c", type=float, default=1.0, show_default=True,
               help="Inverse regularisation strength of the logistic regression.")
 @click.option("--max-features", type=int, default=500_000, show_default=True,

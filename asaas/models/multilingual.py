@@ -188,7 +188,7 @@ class LanguageThresholds:
                    data.get("held_out", "out-of-fold"))
 
     def describe(self) -> list[dict[str, Any]]:
-        """One row per language (and the pooled threshold): what ``models show`` prints."""
+        """One row per language (and the pooled threshold): what ``report --by language`` shows."""
         rows = [{"language": "(pooled: other languages, none recorded)",
                  "threshold": round(self.pooled.threshold, 4),
                  "held_out_negatives": self.pooled.n_negative,
