@@ -135,3 +135,12 @@ def _threshold(mv: ModelVersion | None, language: str, cache: dict[int, Any]
         return round(t.threshold, 4), ("pooled threshold: no held-out reviews of this language "
                                        "when the version was trained")
     return round(t.threshold, 4), t.reason
+
+
+def format_languages_report(table: Table, fmt: str, *, full: bool = False) -> str:
+    """``table`` as `asaas report --by language` prints it (and a job's report step writes it):
+    the compact columns in table and markdown unless ``full``; csv and json have them all."""
+    from asaas.tables import format_table
+
+    shown = table if full or fmt in ("csv", "json") else table.select(COMPACT_LANGUAGE_COLUMNS)
+    return format_table(shown, fmt)

@@ -26,22 +26,17 @@ def views_install(db_url: str | None) -> None:
     click.echo(f"installed {len(names)} views: {', '.join(names)}")
 
 
-COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "accuracy",
-                   "accuracy_ci_low", "accuracy_ci_high", "balanced_accuracy", "f1", "roc_auc",
-                   "roc_auc_ci_low", "roc_auc_ci_high", "brier_score", "note")
-
-
 @cli.command()
 @click.option("--split", default=None, help=f"Split to report, or all [default: {DEFAULT_SPLIT}].")
 @dataset_option
 @click.option("--model", "models", multiple=True, metavar="NAME",
               help="Only these models (repeatable). Default: every model.")
 @click.option("--latest", is_flag=True, help="Only the latest version of each model.")
-@click.option("--full", is_flag=True, help="All metric columns in table/markdown output "
-              "(csv and json always have them).")
+@click.option("--full", is_flag=True, help="All metric columns in table, markdown and html "
+              "output (csv and json always have them).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a self-contained HTML report with plots to this file.")
-@click.option("--by", "by", type=click.Choice(["version", "language"]), default="version",
+@click.option("--by", type=click.Choice(["version", "language"]), default="version",
               show_default=True,
               help="language: a row per version and language (balanced accuracy and ROC AUC "
               "with 95% intervals, the threshold the labels were made at), from the "
@@ -52,57 +47,46 @@ COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "acc
 @format_option
 @db_option
 @fail_cleanly
-def report(full: bool, html_path: str | None, by: str, min_reviews: int, fmt: str,
-           db_url: str | None, **flags: Any) -> None:
-    """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views."""
+def report(full: bool, html_path: str | None, fmt: str, db_url: str | None,
+           **flags: Any) -> None:
+    """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views, each
+    with a note on what it rests on, and every two versions paired on the reviews both scored
+    (McNemar). Every format (and a job's report step) shows the same report. --by language: a
+    row per version and language."""
+    from asaas.errors import ConfigError
     from asaas.options import ReportOptions
-    from asaas.report import comparisons_report, metrics_report, with_notes
-    from asaas.tables import format_table
+    from asaas.report import build_report, format_report
 
     options = ReportOptions.from_values(flags, "cli")  # as a job's report step builds them
     store = open_db(db_url, read_only=True)
-    if by == "language":
-        _report_by_language(store, options, full, html_path, min_reviews, fmt)
+    if options.by == "language":
+        if html_path:
+            raise ConfigError("--html draws the report by version; drop --by language "
+                              "(or --html)")
+        _report_by_language(store, options, full, fmt)
         return
-    table = metrics_report(store, **options.query())
+    built = build_report(store, options)
     if html_path:  # first, so that a report that cannot be drawn fails before printing
         from asaas.report_page import write_html_report
 
-        write_html_report(store, html_path, with_notes(table), split=options.split,
-                          dataset=options.dataset)
-    if not table.rows:
-        click.echo("no predictions on labelled reviews yet: run `asaas score --model NAME`")
-    elif fmt in ("table", "markdown"):
-        shown = with_notes(table)
-        click.echo(format_table(shown if full else shown.select(COMPACT_COLUMNS), fmt))
-        pairs = comparisons_report(store, table)
-        if pairs.rows:
-            click.echo("\npaired on the reviews both versions scored (accuracy on those only; "
-                       "b: only A right, c: only B right; McNemar p-value):")
-            click.echo(format_table(pairs, fmt))
-    else:
-        click.echo(format_table(with_notes(table), fmt))
+        write_html_report(store, html_path, built, full=full)
+    click.echo(format_report(built, fmt, full=full))
     if html_path:
         click.echo(f"wrote {html_path}", err=True)
 
 
-def _report_by_language(store: Any, options: Any, full: bool, html_path: str | None,
-                        min_reviews: int, fmt: str) -> None:
-    from asaas.errors import ConfigError
-    from asaas.report_languages import COMPACT_LANGUAGE_COLUMNS, languages_report
-    from asaas.tables import format_table
+def _report_by_language(store: Any, options: Any, full: bool, fmt: str) -> None:
+    from asaas.report_languages import format_languages_report, languages_report
 
-    if html_path:
-        raise ConfigError("--html draws the report by version; drop --by language (or --html)")
-    table = languages_report(store, **options.query(), min_reviews=min_reviews)
+    table = languages_report(store, **options.query(), min_reviews=options.min_reviews)
     if not table.rows and fmt in ("table", "markdown"):
         click.echo("no predictions on labelled reviews with a language recorded"
-                   + (f" and at least {min_reviews} reviews" if min_reviews else "")
+                   + (f" and at least {options.min_reviews} reviews" if options.min_reviews
+                      else "")
                    + ": score a dataset that records languages (e.g. --format steam), with "
                    "--language all or a multilingual model")
         return
-    shown = table if full or fmt in ("csv", "json") else table.select(COMPACT_LANGUAGE_COLUMNS)
-    click.echo(format_table(shown, fmt))
+    click.echo(format_languages_report(table, fmt, full=full))
 
 
 @cli.command()
