@@ -132,3 +132,35 @@ def test_report_by_language_cli(invoke, db_path):
                                                "language", "--html", "x.html"))
     assert "no predictions on labelled reviews with a language" in _ok(invoke(
         "report", "--dataset", "steam", "--by", "language", "--min-reviews", "100000"))
+
+
+def test_a_job_report_step_by_language(db_path, tmp_path):
+    """A job's report step takes by = "language" (and min_reviews) as the CLI takes --by and
+    --min-reviews, and writes what `asaas report --by language` prints; html is refused."""
+    from asaas.errors import ConfigError, JobError
+    from asaas.jobs.loading import load_job
+    from asaas.jobs.steps import StepContext, run_report
+    from tests.helpers import job_file
+
+    store = open_store(str(db_path))
+    _seed(store)
+    job = load_job(job_file(tmp_path, """
+        [[steps]]
+        kind = "report"
+        path = "languages.md"
+        dataset = "steam"
+        by = "language"
+        min_reviews = 100
+    """))
+    step = job.steps[0].options
+    assert step.report.by == "language" and step.report.min_reviews == 100
+    ctx = StepContext(store, tmp_path, 1, lambda _: None)
+    out = run_report(ctx, step)
+    written = (tmp_path / "languages.md").read_text()
+    assert out["rows"] >= 2 and "| english |" in written and "balanced_accuracy_ci_low" in written
+    assert "| polish |" not in written  # 10% of 600 (under 100 reviews)
+    step.format = "html"
+    with pytest.raises(ConfigError, match='by = "language" writes table'):
+        run_report(ctx, step)
+    with pytest.raises(JobError, match="by 'product' is not known"):
+        load_job(job_file(tmp_path, '[[steps]]\nkind = "report"\npath = "x.md"\nby = "product"'))
