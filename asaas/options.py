@@ -227,6 +227,10 @@ class ReportOptions(Options):
     dataset: str = option(DEFAULT_DATASET)
     models: list[str] | None = option(None, flag="--model", example='["tfidf-lr"]')
     latest: bool = option(False)
+    #: "language": a row per version and language (asaas.report_languages), not per version.
+    by: str = option("version", choices=("version", "language"))
+    #: With by = "language": only languages with at least this many scored labelled reviews.
+    min_reviews: int = option(0, low=0)
 
     def query(self) -> dict[str, Any]:
         """As ``asaas.report.metrics_report`` takes them."""

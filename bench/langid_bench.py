@@ -1,6 +1,8 @@
 """Language detection for sources without a language field (issue 20, part 4; research part 3).
 
 Detectors whose model ships inside their PyPI package (nothing downloaded at run time):
+  asaas         what `asaas ingest --detect-language` stores: lingua among Steam's languages,
+                "unknown" without a letter or under 4 letters unless the script decides
   lingua-all    lingua-language-detector (Apache-2.0), all 75 languages, high accuracy mode
   lingua-low    the same, low accuracy mode (trigram models only: faster, less memory)
   lingua-steam  lingua restricted to the languages Steam has (what a Steam-like source would use)
@@ -153,7 +155,18 @@ def make_fasttext():
     return lambda texts: [one(t) for t in texts]
 
 
-DETECTORS = {"lingua-all": lambda: make_lingua("all"), "lingua-low": lambda: make_lingua("low"),
+def make_asaas():
+    """What `asaas ingest --detect-language` stores: lingua among Steam's languages plus the
+    rules for text without enough letters (asaas/ingest/language.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from asaas.ingest.language import detect_languages
+
+    def run(texts):
+        return [normalise(None if c == "unknown" else c) for c in detect_languages(texts)]
+    return run
+
+
+DETECTORS = {"asaas": make_asaas, "lingua-all": lambda: make_lingua("all"), "lingua-low": lambda: make_lingua("low"),
              "lingua-steam": lambda: make_lingua("steam"), "py3langid": make_py3langid,
              "langdetect": make_langdetect, "cld2": make_cld2, "fasttext-lite": make_fasttext}
 

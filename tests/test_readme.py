@@ -37,6 +37,7 @@ DOCS = (
     "docs/cli-and-models.md",
     "docs/reports-and-sql.md",
     "docs/feedback-over-time.md",
+    "docs/languages.md",
     "docs/security.md",
     "docs/operations.md",
     "docs/live.md",
@@ -255,6 +256,7 @@ def stand_ins(tmp_path, aclimdb_dir, aclimdb_tarball, trainable_bert, tiny_bert,
         "...": trainable_bert,
         "distilbert-base-uncased-finetuned-sst-2-english": tiny_bert,
         "events.csv": rd.write_events(data / "events.csv"),
+        "steam-test-sample.parquet": steam,
         "report.html": tmp_path / "report.html",
         "jobs/nightly.toml": job,
         "jobs/live.toml": live,
@@ -290,6 +292,12 @@ def _run_command(invoke, stand_ins, doc: str, args: list[str]) -> None:
 @pytest.mark.slow
 def test_every_doc_command_runs(invoke, stand_ins, db_path, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # files the commands write land here, not in the checkout
+    from asaas.models import embeddings
+
+    real_embedder = embeddings.get_embedder
+    monkeypatch.setattr(embeddings, "get_embedder", lambda name, **kw: (
+        rd.StandInE5.make(kw.get("max_tokens"), kw.get("threads")) if name == "e5"
+        else real_embedder(name, **kw)))  # docs/languages.md: e5 is too slow for a test
     for doc in DOCS:
         for args in doc_commands(doc):
             _run_command(invoke, stand_ins, doc, args)

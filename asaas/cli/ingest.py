@@ -101,6 +101,11 @@ def _presets_say(what: str, attribute: str = "name") -> str:
 @click.option("--max-review-chars", type=int, default=None, metavar="N",
               help="Reject reviews longer than N characters [env ASAAS_MAX_REVIEW_CHARS; "
               "default 1,000,000].")
+@click.option("--detect-language", is_flag=True, default=None,
+              help="Detect the language of reviews whose source records none (lingua, among "
+              "ASAAS_DETECT_LANGUAGES, default Steam's 24; ISO codes such as en, zh; unknown "
+              "for text with under 4 letters whose script does not decide). Needs "
+              "`pip install 'asaas[multilingual]'`.")
 @click.option("--default-split", default=INGEST_DEFAULT_SPLIT, show_default=True,
               help="Split for table files with no split column whose name is not a split name.")
 @db_option

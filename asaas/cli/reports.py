@@ -36,6 +36,14 @@ def views_install(db_url: str | None) -> None:
               "output (csv and json always have them).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a self-contained HTML report with plots to this file.")
+@click.option("--by", type=click.Choice(["version", "language"]), default="version",
+              show_default=True,
+              help="language: a row per version and language (balanced accuracy and ROC AUC "
+              "with 95% intervals, the threshold the labels were made at), from the "
+              "metrics_by_language view.")
+@click.option("--min-reviews", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --by language: only languages with at least N scored labelled reviews "
+              "(e.g. 300).")
 @format_option
 @db_option
 @fail_cleanly
@@ -43,12 +51,20 @@ def report(full: bool, html_path: str | None, fmt: str, db_url: str | None,
            **flags: Any) -> None:
     """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views, each
     with a note on what it rests on, and every two versions paired on the reviews both scored
-    (McNemar). Every format (and a job's report step) shows the same report."""
+    (McNemar). Every format (and a job's report step) shows the same report. --by language: a
+    row per version and language."""
+    from asaas.errors import ConfigError
     from asaas.options import ReportOptions
     from asaas.report import build_report, format_report
 
     options = ReportOptions.from_values(flags, "cli")  # as a job's report step builds them
     store = open_db(db_url, read_only=True)
+    if options.by == "language":
+        if html_path:
+            raise ConfigError("--html draws the report by version; drop --by language "
+                              "(or --html)")
+        _report_by_language(store, options, full, fmt)
+        return
     built = build_report(store, options)
     if html_path:  # first, so that a report that cannot be drawn fails before printing
         from asaas.report_page import write_html_report
@@ -57,6 +73,20 @@ def report(full: bool, html_path: str | None, fmt: str, db_url: str | None,
     click.echo(format_report(built, fmt, full=full))
     if html_path:
         click.echo(f"wrote {html_path}", err=True)
+
+
+def _report_by_language(store: Any, options: Any, full: bool, fmt: str) -> None:
+    from asaas.report_languages import format_languages_report, languages_report
+
+    table = languages_report(store, **options.query(), min_reviews=options.min_reviews)
+    if not table.rows and fmt in ("table", "markdown"):
+        click.echo("no predictions on labelled reviews with a language recorded"
+                   + (f" and at least {options.min_reviews} reviews" if options.min_reviews
+                      else "")
+                   + ": score a dataset that records languages (e.g. --format steam), with "
+                   "--language all or a multilingual model")
+        return
+    click.echo(format_languages_report(table, fmt, full=full))
 
 
 @cli.command()

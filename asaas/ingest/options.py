@@ -38,7 +38,7 @@ _TEXT_KEYS = ("dataset", "format", "default_split", "time_format", "product_kind
 #: Keys ``IngestOptions.from_values`` takes: an ingest step's keys (besides kind and source)
 #: and ``asaas ingest``'s options, by their parameter names.
 OPTION_KEYS = ("dataset", "splits", "format", "default_split", "label_map", "time_format",
-               "split_before", "product_kind", "max_review_chars",
+               "split_before", "product_kind", "max_review_chars", "detect_language",
                *(f"{name}_column" for name in FIELDS))
 
 
@@ -63,6 +63,8 @@ class IngestOptions:
     product_kind: str | None = None
     #: Reviews longer than this are rejected; None: ASAAS_MAX_REVIEW_CHARS.
     max_review_chars: int | None = None
+    #: Detect the language of reviews whose source records none (asaas.ingest.language).
+    detect_language: bool = False
     batch_rows: int = BATCH_ROWS
 
     @classmethod
@@ -186,6 +188,10 @@ def _check_name(value: str | None, what: str, limit: int, style: str) -> None:
 def check_options(options: IngestOptions, style: str = "cli") -> IngestOptions:
     """Refuse impossible values with one line naming the option; returns the options."""
     preset = get_preset(options.format, option_name("format", style))
+    if options.detect_language:
+        from asaas.ingest.language import check_available
+
+        check_available()
     _check_name(options.resolved_dataset(), "dataset", MAX_DATASET_CHARS, style)
     _check_name(options.default_split, "default_split", MAX_SPLIT_CHARS, style)
     for split in options.splits or []:
@@ -236,7 +242,12 @@ def _from_values(values: Mapping[str, Any], style: str) -> IngestOptions:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise ConfigError(f"{option_name('max_review_chars', style)} must be a whole number, "
                           f"not {limit!r}")
+    detect = given.get("detect_language", False)
+    if not isinstance(detect, bool):
+        raise ConfigError(f"{option_name('detect_language', style)} must be true or false, "
+                          f"not {detect!r}")
     return IngestOptions(
+        detect_language=detect,
         dataset=given.get("dataset"), splits=splits or None,
         columns=ColumnNames(**{name: given.get(f"{name}_column") for name in FIELDS}),
         default_split=given.get("default_split", INGEST_DEFAULT_SPLIT), format=given.get("format"),

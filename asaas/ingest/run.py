@@ -194,6 +194,10 @@ class _Run:
         # split and the validator selects.
         for raw in src.batches(None if options.split_before is not None else selection):
             prepared = validator.prepare(raw)
+            if options.detect_language:  # rows whose source gave no language
+                from asaas.ingest.language import fill_missing
+
+                fill_missing(prepared.columns["text"], prepared.columns["language"])
             self.rows_read += prepared.read
             if prepared.derived:
                 derived.number(prepared)

@@ -178,6 +178,16 @@ def run_report(ctx: StepContext, step: ReportStep) -> dict[str, Any]:
     from asaas.report import build_report, format_report
 
     target = Path(ctx.path(step.path))
+    if step.report.by == "language":
+        from asaas.report_languages import format_languages_report, languages_report
+
+        if step.format == "html":
+            raise ConfigError('a report step with by = "language" writes table, markdown, csv '
+                              'or json, not html')
+        table = languages_report(ctx.store, **step.report.query(),
+                                 min_reviews=step.report.min_reviews)
+        _write(target, format_languages_report(table, step.format, full=step.full))
+        return {"path": str(target), "rows": len(table.rows), "pairs": 0}
     built = build_report(ctx.store, step.report)
     if step.format == "html":
         from asaas.report_page import write_html_report

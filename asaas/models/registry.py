@@ -25,7 +25,8 @@ from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import model_versions, models
 
-KINDS = ("sklearn", "hf")
+#: tfidf-multi and e5-stack: models for every language (asaas.models.multilingual).
+KINDS = ("sklearn", "hf", "tfidf-multi", "e5-stack")
 
 #: Names that work before anyone registers them: what users with internet expect.
 BUILTIN_MODELS = {

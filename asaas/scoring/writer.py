@@ -31,11 +31,13 @@ class PredictionWriter:
         """Insert ``results`` inside the caller's transaction; returns predictions inserted."""
         ids: list[int] = []
         probs: list[float] = []
+        labels: list[int] = []
         n_tokens: list[int | None] = []
         truncated: list[bool | None] = []
         failures: list[dict[str, Any]] = []
         now = utcnow()
         for chunk_ids, s in results:
+            chunk_labels = s.predicted_labels()
             for pos, review_id in enumerate(chunk_ids):
                 if pos in s.errors:
                     failures.append({"review_id": review_id, "model_version_id": self.mv_id,
@@ -44,6 +46,7 @@ class PredictionWriter:
                     continue
                 ids.append(review_id)
                 probs.append(float(s.prob_positive[pos]))
+                labels.append(int(chunk_labels[pos]))
                 n_tokens.append(s.n_tokens[pos])
                 truncated.append(s.truncated[pos])
         n = len(ids)
@@ -52,7 +55,7 @@ class PredictionWriter:
             "review_id": pa.array(ids, pa.int64()),
             "model_version_id": pa.array(np.full(n, self.mv_id, dtype=np.int64)),
             "scoring_run_id": pa.array(np.full(n, self.run_id, dtype=np.int64)),
-            "label": pa.array((p >= 0.5).astype(np.int16)),
+            "label": pa.array(np.asarray(labels, dtype=np.int16)),
             "prob_positive": pa.array(p),
             "n_tokens": pa.array(n_tokens, pa.int32()),
             "truncated": pa.array(truncated, pa.bool_()),

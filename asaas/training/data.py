@@ -28,6 +28,9 @@ class TrainingData:
     fingerprint: str
     #: Languages of the training rows (None when the dataset records none, e.g. IMDB).
     languages: list[str] | None = None
+    #: Each row's language (None: not recorded) and content hash, in row order.
+    row_languages: list[str | None] | None = None
+    content_hashes: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -76,4 +79,5 @@ def load_training_data(store: Store, dataset: str = DEFAULT_DATASET, split: str 
         digest.update(f"{r[3]}\t{r[4]}\t{r[2]}\n".encode())
     langs = sorted({r[5] for r in rows if r[5] is not None})
     return TrainingData(dataset, split, [r[0] for r in rows], [r[1] for r in rows], labels,
-                        digest.hexdigest(), langs or None)
+                        digest.hexdigest(), langs or None, [r[5] for r in rows],
+                        [r[4] for r in rows])
