@@ -25,7 +25,7 @@ from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import model_versions, models
 
-KINDS = ("sklearn", "hf")
+KINDS = ("sklearn", "hf", "offtopic")
 
 #: Names that work before anyone registers them: what users with internet expect.
 BUILTIN_MODELS = {

@@ -141,6 +141,9 @@ class Scored:
     n_tokens: list[int | None]
     truncated: list[bool | None]
     errors: dict[int, str] = field(default_factory=dict)  # position in chunk -> reason
+    #: Versions that answer several yes/no questions (asaas.offtopic): label -> score in (0, 1)
+    #: per position, written to ``label_predictions`` instead of ``predictions``.
+    labels: dict[str, np.ndarray] | None = None
 
 
 def effective_recipe(mv: ModelVersion, options: ScoreOptions) -> Recipe:

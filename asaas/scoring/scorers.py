@@ -247,6 +247,11 @@ def load_scorer(mv: ModelVersion, options: ScoreOptions) -> Scorer:
         return SklearnScorer(mv)
     if mv.kind == "hf":
         return HFScorer(mv, options, recipe)
+    if mv.kind == "offtopic":
+        from asaas.offtopic.scorer import OfftopicScorer
+
+        check_device(mv, options.device)
+        return OfftopicScorer(mv, options)
     raise AsaasError(f"{mv.label} has unknown kind {mv.kind!r}")
 
 

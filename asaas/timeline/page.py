@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from asaas.charts import (PALETTE, Chart, Frame, Shape, Swatch, band, bars, days, line, nice_max,
                           rule, span, text, time_ticks)
@@ -23,6 +24,8 @@ WIDTH, SHARE_HEIGHT, VOLUME_HEIGHT = 920, 280, 110
 MARGINS = {"left": 56, "right": 16, "top": 26, "bottom": 30}
 PERIOD_DAYS = {"day": 1.0, "week": 7.0, "month": 30.4375}
 OBSERVED_COLOUR, EVENT_COLOUR, ALERT_COLOUR, BAR_COLOUR = "#333", "#8c564b", "#d62728", "#9ecae1"
+#: Periods an off-topic classifier marks (asaas.offtopic.timeline; AlertSpan kind "offtopic").
+OFFTOPIC_COLOUR = "#9467bd"
 
 #: Columns of the numbers under each product's charts (the rest: `asaas timeline --format csv`).
 TIMELINE_TABLE_COLUMNS = ("period_start", "model", "n_reviews", "observed_negative_share",
@@ -36,9 +39,11 @@ def _marks(frame: Frame, events: Sequence[EventMark], alerts: Sequence[AlertSpan
     out: list[Shape] = []
     for a in alerts:
         last = a.end - timedelta(microseconds=1)  # spans end at midnight after their last day
-        shade = span(frame, days(a.start), days(a.end), ALERT_COLOUR, 0.13,
-                     f"{a.kind} alert {a.start:%Y-%m-%d} to {last:%Y-%m-%d}: {a.label}",
-                     cls="alert")
+        off = a.kind == "offtopic"
+        shade = span(frame, days(a.start), days(a.end), OFFTOPIC_COLOUR if off else ALERT_COLOUR,
+                     0.13, f"{'off-topic period' if off else a.kind + ' alert'} "
+                     f"{a.start:%Y-%m-%d} to {last:%Y-%m-%d}: {a.label}",
+                     cls="offtopic" if off else "alert")
         if shade is not None:
             out.append(shade)
     for k, e in enumerate(events):
@@ -114,8 +119,10 @@ def _share_chart(name: str, freq: str, lo: float, hi: float, observed: list[dict
                  "observed (labels)")
     if events:
         legend.append(Swatch("events", EVENT_COLOUR))
-    if alerts:
+    if any(a.kind != "offtopic" for a in alerts):
         legend.append(Swatch("alerts", ALERT_COLOUR, 0.3))
+    if any(a.kind == "offtopic" for a in alerts):
+        legend.append(Swatch("off-topic periods (off-topic classifier)", OFFTOPIC_COLOUR, 0.3))
     return frame.chart(f"{name} negative share", body, legend)
 
 
@@ -179,9 +186,11 @@ def render_timeline_html(series: Series, observed: dict[int, list[dict]],
                   dataset=series.dataset, language=series.language, sections=sections)
 
 
-def write_timeline_html(store: Store, path: str | Path, series: Series) -> Path:
+def write_timeline_html(store: Store, path: str | Path, series: Series,
+                        offtopic: Sequence[tuple[int, Any, Any, str]] | None = None) -> Path:
     """Write the page for ``series``, with the products' events and alert periods
-    (atomically)."""
+    (atomically); ``offtopic``: (product id, start, end, label) of periods an off-topic
+    classifier marks (asaas.offtopic.timeline.offtopic_periods), shaded apart."""
     target = check_target(path)
     labels = read_series(store, series.products, dataset=series.dataset, freq=series.freq,
                          language=series.language, since=series.since, until=series.until)
@@ -192,5 +201,7 @@ def write_timeline_html(store: Store, path: str | Path, series: Series) -> Path:
     ids = [p.id for p in series.products]
     alerts = alerts_for(store, ids, dataset=series.dataset, since=series.since,
                         until=series.until)
+    alerts += [AlertSpan(pid, start, end, label, "offtopic")
+               for pid, start, end, label in (offtopic or ())]
     page = render_timeline_html(series, observed, events_for(store, ids), alerts)
     return write_page(target, page)
