@@ -51,7 +51,9 @@ class TopicInfo:
 
     @property
     def title(self) -> str:
-        return "other (in no topic)" if self.no == method.OTHER else ", ".join(self.keywords[:4])
+        if self.no == method.OTHER:
+            return "other (in no topic)"
+        return ", ".join(self.keywords[:4]) or "(no words: emoji, digits or names only)"
 
 
 @dataclass
@@ -87,9 +89,10 @@ def negatives(store: Store | sa.Connection, product_id: int, src: SeriesSource, 
               since: datetime | None = None, until: datetime | None = None,
               exclude_run: int | None = None) -> pd.DataFrame:
     """The product's negative reviews with a text (columns review_id, reviewed_at, language,
-    text), oldest first; ``until`` exclusive; ``exclude_run``: leave out those the run has."""
+    text), oldest first; ``until`` exclusive; ``exclude_run``: leave out those the run has.
+    ``attrs["empty"]``: how many negatives were left out for an empty text."""
     params: dict[str, Any] = {"pid": product_id}
-    where = ["r.product_id = :pid", "r.reviewed_at IS NOT NULL", "LENGTH(TRIM(r.text)) > 0"]
+    where = ["r.product_id = :pid", "r.reviewed_at IS NOT NULL"]
     if src.kind == "model":
         frm = "reviews r JOIN predictions p ON p.review_id = r.id AND p.model_version_id = :mv"
         where.append("p.label = 0")
@@ -108,7 +111,11 @@ def negatives(store: Store | sa.Connection, product_id: int, src: SeriesSource, 
             params[name] = value
     rows = query(store, f"SELECT r.id, r.reviewed_at, r.language, r.text FROM {frm} "
                         f"WHERE {' AND '.join(where)} ORDER BY r.reviewed_at, r.id", params).rows
-    return pd.DataFrame(rows, columns=["review_id", "reviewed_at", "language", "text"])
+    frame = pd.DataFrame(rows, columns=["review_id", "reviewed_at", "language", "text"])
+    blank = frame["text"].fillna("").str.strip() == ""
+    frame = frame[~blank].reset_index(drop=True)
+    frame.attrs["empty"] = int(blank.sum())  # negatives left out for an empty text
+    return frame
 
 
 def pick_embedder(choice: str, languages: Sequence[str | None]) -> str:
@@ -188,8 +195,10 @@ def find_topics(store: Store, product: str | None, opts: FindOptions, *,
                         since=since, until=until)
     where = f"{prod.label}" + (f" from {since:%Y-%m-%d}" if since else "") + (
         f" to {(until - timedelta(days=1)):%Y-%m-%d}" if until else "")
+    blank = reviews.attrs.get("empty", 0)
     if reviews.empty:
-        raise TopicsError(f"no negative reviews of {where} ({src.label}"
+        why = f" with a text ({blank} have an empty one)" if blank else ""
+        raise TopicsError(f"no negative reviews{why} of {where} ({src.label}"
                           f"{', language ' + opts.language if opts.language else ''}); "
                           "widen --since/--until, or check --source")
     if len(reviews) < opts.min_reviews:
@@ -330,8 +339,9 @@ def topics_table(run: TopicRun, top: int | None = None) -> Table:
     shown = [t for t in run.topics if t.no != method.OTHER]
     hidden = shown[top:] if top is not None else []
     shown = shown[:top] if top is not None else shown
-    rows = [(t.no, t.n_reviews, t.n_reviews / run.n_reviews, ", ".join(t.keywords[:6]),
-             t.examples[0][1] if t.examples else None) for t in shown]
+    rows = [(t.no, t.n_reviews, t.n_reviews / run.n_reviews,
+             ", ".join(t.keywords[:6]) or t.title, t.examples[0][1] if t.examples else None)
+            for t in shown]
     other = next((t for t in run.topics if t.no == method.OTHER), None)
     rest = sum(t.n_reviews for t in hidden) + (other.n_reviews if other else 0)
     if rest:
