@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_INSTALL)
-	$(BIN)/python -m pip install -q -e ".[dev,postgres,ray]"
+	$(BIN)/python -m pip install -q -e ".[dev,postgres,ray,multilingual]"
 	touch $@
 
 # The main job, small enough for a laptop CPU (about 10 minutes on 2 idle vCPUs): ingest IMDB,

@@ -173,6 +173,30 @@ class Settings:
         return Path("~/.asaas").expanduser()
 
 
+# -- embeddings and languages (issue 20) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    """Sentence embeddings (asaas.models.embeddings) and language detection.
+
+    minilm
+        ``ASAAS_MINILM``: a local folder (or Hub id) of all-MiniLM-L6-v2, the English sentence
+        encoder. Default: the Hub id sentence-transformers/all-MiniLM-L6-v2.
+    cache
+        ``ASAAS_EMBEDDING_CACHE``: where embeddings are cached (a folder), or ``off``. Default:
+        ``embeddings/`` under ASAAS_HOME.
+    languages
+        ``ASAAS_DETECT_LANGUAGES``: the languages ``ingest --detect-language`` chooses among,
+        comma-separated ISO 639-1 codes (e.g. en,de,fr), or ``all``. Default: the 25 languages
+        of Steam's reviews (asaas.ingest.language).
+    """
+
+    minilm: str | None = field(default_factory=lambda: _env_text("ASAAS_MINILM"))
+    cache: str | None = field(default_factory=lambda: _env_text("ASAAS_EMBEDDING_CACHE"))
+    languages: str | None = field(default_factory=lambda: _env_text("ASAAS_DETECT_LANGUAGES"))
+
+
 # -- live data: fetching from the stores and notifying (issue 19) -------------------------------
 
 #: Steam's public review endpoint; ``ASAAS_STEAM_API_URL`` points it elsewhere (a test server,

@@ -91,8 +91,8 @@ def main() -> None:
         # The reviews a run would score, in its order, all at once.
         sel = selection_for(store, mv_probe, ScoreOptions(limit=args.reviews))
         ids, texts = [], []
-        for page_ids, page_texts in iter_pages(store, sel, 1 << 20):
-            ids, texts = ids + page_ids, texts + page_texts
+        for page in iter_pages(store, sel, 1 << 20):
+            ids, texts = ids + page.ids, texts + page.texts
         with store.transaction() as conn:
             truth = dict(conn.exec_driver_sql("SELECT id, label FROM reviews").fetchall())
         labels = np.array([truth[i] for i in ids])

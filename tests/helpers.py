@@ -79,7 +79,7 @@ def select_pending(store, mv, options) -> tuple[int, list[int], list[str]]:
     total, _ = sel_mod.count(store, sel)
     ids: list[int] = []
     texts: list[str] = []
-    for page_ids, page_texts in sel_mod.iter_pages(store, sel, 1 << 20):
-        ids += page_ids
-        texts += page_texts
+    for page in sel_mod.iter_pages(store, sel, 1 << 20):
+        ids += page.ids
+        texts += page.texts
     return total, ids, texts

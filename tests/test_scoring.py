@@ -418,13 +418,13 @@ def test_pages_walk_the_order_in_windows(invoke, db_url, review_file, tiny_bert,
     mv = get_version(store, "a")
     sel = sel_mod.selection_for(store, mv, ScoreOptions(limit=limit, progress=False))
     pages = list(sel_mod.iter_pages(store, sel, 4))
-    got = [i for ids, _ in pages for i in ids]
+    got = [i for page in pages for i in page.ids]
     expected = [r[0] for r in _q(db_url, "SELECT id FROM reviews ORDER BY content_hash, id")]
     expected = expected[20:limit]
     assert got == expected and len(got) == (limit or 60) - 20
-    assert all(len(ids) <= 4 for ids, _ in pages)
+    assert all(len(page.ids) <= 4 for page in pages)
     texts = dict(_q(db_url, "SELECT id, text FROM reviews"))
-    assert all(t == texts[i] for ids, ts in pages for i, t in zip(ids, ts))
+    assert all(t == texts[i] for page in pages for i, t in zip(page.ids, page.texts))
 
 
 @pytest.mark.parametrize("env,during", [(None, "244.1 MiB"), ("512MB", "488.2 MiB")])

@@ -9,13 +9,13 @@ a ranking score, not a calibrated probability), which the writer stores in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from asaas.models.registry import ModelVersion
 from asaas.offtopic.model import OfftopicModel
 from asaas.scoring.options import ScoreOptions, Scored
+from asaas.scoring.scorers import register_scorer
 
 
 #: Scores beyond this are clipped before the logistic function, so ``to_score`` inverts it.
@@ -37,21 +37,19 @@ class OfftopicScorer:
 
     device = "cpu"
 
-    def __init__(self, mv: ModelVersion, options: ScoreOptions, home: Any = None) -> None:
-        from pathlib import Path
-
+    def __init__(self, mv: ModelVersion, options: ScoreOptions) -> None:
         from asaas.offtopic.embedding import embedder
         from asaas.offtopic.train import load_model
 
         self.mv = mv
-        if home is None:  # ASAAS_HOME/models/NAME/FOLDER: the embedding cache lives beside
-            home = Path(mv.artifact_uri).expanduser().resolve().parents[2]
+        home = options.home  # the engines fill in the database's ASAAS_HOME
         self.model: OfftopicModel = load_model(mv)
         self.embed = {block: embedder(block, home=home, threads=options.threads,
                                       identity=self.model.embedders.get(block))[0]
                       for block in self.model.embedding_blocks}
 
-    def prepare(self, texts: Sequence[str]) -> list[str]:
+    def prepare(self, texts: Sequence[str],
+                languages: Sequence[str | None] | None = None) -> list[str]:
         return list(texts)
 
     def run(self, texts: list[str]) -> Scored:
@@ -64,10 +62,13 @@ class OfftopicScorer:
                 return Scored(np.zeros(1), [None], [None], {0: f"{type(exc).__name__}: "
                                                                 f"{exc}"[:500]})
             parts = [self.run([t]) for t in texts]
-            labels = {label: np.array([p.labels[label][0] if p.labels else np.nan
+            labels = {label: np.array([p.label_scores[label][0] if p.label_scores else np.nan
                                        for p in parts]) for label in self.model.labels}
             errors = {i: p.errors[0] for i, p in enumerate(parts) if p.errors}
-            return Scored(np.zeros(n), [None] * n, [None] * n, errors, labels)
+            return Scored(np.zeros(n), [None] * n, [None] * n, errors, label_scores=labels)
         labels = {label: to_prob(s) for label, s in scores.items()}
         first = labels[self.model.labels[0]]
-        return Scored(first, [None] * n, [None] * n, {}, labels)
+        return Scored(first, [None] * n, [None] * n, {}, label_scores=labels)
+
+
+register_scorer("offtopic", lambda mv, options, recipe: OfftopicScorer(mv, options))

@@ -54,20 +54,20 @@ class PagedSource:
     def __init__(self, store: Store, sel: sel_mod.Selection, scorer: Scorer, step: int) -> None:
         self.scorer, self.step = scorer, step
         self.pages = sel_mod.iter_pages(store, sel, max(PAGE_ROWS, step))
-        self.buffer: tuple[list[int], list[str]] = ([], [])
+        self.buffer = sel_mod.Page([], [], [])
 
     def next(self, most: int) -> Work | None:
         step = min(self.step, most)
-        ids, texts = self.buffer
+        ids, texts, languages = self.buffer
         while len(ids) < step:
             page = next(self.pages, None)
             if page is None:
                 break
-            ids, texts = ids + page[0], texts + page[1]
+            ids, texts, languages = ids + page.ids, texts + page.texts, languages + page.languages
         if not ids or step < 1:
             return None
-        self.buffer = (ids[step:], texts[step:])
-        return Work(ids[:step], self.scorer.prepare(texts[:step]))
+        self.buffer = sel_mod.Page(ids[step:], texts[step:], languages[step:])
+        return Work(ids[:step], self.scorer.prepare(texts[:step], languages[:step]))
 
     def close(self) -> None:
         pass
@@ -102,7 +102,8 @@ class ClaimSource:
                 raise
             if rows:
                 self.after = (rows[-1][2], rows[-1][0])
-                work = Work([r[0] for r in rows], self.scorer.prepare([r[1] for r in rows]),
+                work = Work([r[0] for r in rows],
+                            self.scorer.prepare([r[1] for r in rows], [r[3] for r in rows]),
                             conn, trans)
                 self.open.append(work)
                 return work
@@ -160,6 +161,17 @@ class BufferSink:
         self.buffered.flush()
 
 
+def with_home(store: Store, options: ScoreOptions) -> ScoreOptions:
+    """``options`` with the database's ASAAS_HOME (scorers keep their embedding cache there)."""
+    if options.home is not None:
+        return options
+    from dataclasses import replace
+
+    from asaas.settings import Settings
+
+    return replace(options, home=str(Settings().model_home(store.url)))
+
+
 def _prefetched(pool: ThreadPoolExecutor, source: PagedSource | ClaimSource,
                 budget: Callable[[], int]) -> Iterator[Work]:
     """Works from ``source`` while ``budget()`` reviews remain, the next one read and prepared
@@ -209,7 +221,7 @@ def run_score(store: Store, mv: ModelVersion, run: ScoreRun, *,
 # the other; split up, the hand-over and its clean-up on failure would be harder to follow.
 def _score(store: Store, mv: ModelVersion, options: ScoreOptions | None, *,
            job_run_id: int | None, on_chunk: Callable[[int], None] | None) -> ScoreReport:
-    options = options or ScoreOptions()
+    options = with_home(store, options or ScoreOptions())
     options.check()
     check_device(mv, options.device)  # refused even when nothing is pending
     plan = plan_run(store, mv, options)

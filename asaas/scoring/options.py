@@ -63,6 +63,9 @@ class ScoreOptions(Options):
     progress: bool = option(True, internal=True)  # the command line's --quiet turns it off
     progress_every_s: float = option(DEFAULT_PROGRESS_EVERY_S, flag="--progress-every", low=0.0,
                                      unit="seconds")
+    #: ASAAS_HOME of the database (the engines fill it in): where scorers that embed reviews
+    #: keep their embedding cache (asaas.models.embeddings.cache_root).
+    home: str | None = option(None, internal=True)
 
     def __post_init__(self) -> None:
         if self.splits == ["all"]:
@@ -135,15 +138,25 @@ class ScoreReport:
 
 @dataclass
 class Scored:
-    """Results for one chunk, in the chunk's order; failed rows carry an error instead."""
+    """Results for one chunk, in the chunk's order; failed rows carry an error instead.
+
+    ``labels``: the predicted labels (1 positive, 0 negative) when the model decides at its
+    own thresholds (a multilingual model's threshold per language); None: ``prob_positive >=
+    0.5``. ``prob_positive`` is always the model's own probability."""
 
     prob_positive: np.ndarray
     n_tokens: list[int | None]
     truncated: list[bool | None]
     errors: dict[int, str] = field(default_factory=dict)  # position in chunk -> reason
-    #: Versions that answer several yes/no questions (asaas.offtopic): label -> score in (0, 1)
-    #: per position, written to ``label_predictions`` instead of ``predictions``.
-    labels: dict[str, np.ndarray] | None = None
+    labels: np.ndarray | None = None
+    #: Versions that answer several yes/no questions (asaas.offtopic): label name -> score in
+    #: (0, 1) per position, written to ``label_predictions`` instead of ``predictions``.
+    label_scores: dict[str, np.ndarray] | None = None
+
+    def predicted_labels(self) -> np.ndarray:
+        if self.labels is not None:
+            return np.asarray(self.labels, dtype=np.int16)
+        return (np.asarray(self.prob_positive, dtype=np.float64) >= 0.5).astype(np.int16)
 
 
 def effective_recipe(mv: ModelVersion, options: ScoreOptions) -> Recipe:

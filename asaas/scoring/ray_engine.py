@@ -54,7 +54,7 @@ from asaas.scoring import selection as sel_mod
 from asaas.scoring.options import (DEFAULT_CHUNK, PAGE_ROWS, RayOptions, ScoreOptions,
                                    ScoreReport, Scored, effective_recipe)
 from asaas.scoring.runs import Run, RunPlan, plan_run, recorded
-from asaas.scoring.scorers import load_scorer
+from asaas.scoring.scorers import load_scorer, scorer_kind
 from asaas.scoring.writer import BufferedWriter
 from asaas.store import Store
 
@@ -68,10 +68,12 @@ LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
 #: waits for an unreachable cluster without end).
 CONNECT_TIMEOUT_S = 5.0
 
-_SHARD_SCHEMA = pa.schema([("review_id", pa.int64()), ("text", pa.string())])
+_SHARD_SCHEMA = pa.schema([("review_id", pa.int64()), ("text", pa.string()),
+                           ("language", pa.string())])
 _RESULT_SCHEMA = pa.schema([
-    ("review_id", pa.int64()), ("prob_positive", pa.float64()), ("n_tokens", pa.int32()),
-    ("truncated", pa.bool_()), ("error", pa.string()), ("fatal", pa.string()),
+    ("review_id", pa.int64()), ("prob_positive", pa.float64()), ("label", pa.int16()),
+    ("n_tokens", pa.int32()), ("truncated", pa.bool_()), ("error", pa.string()),
+    ("fatal", pa.string()),
 ])
 
 
@@ -271,19 +273,22 @@ class ScoreActor:
         n = len(ids)
         if self.fatal is not None:
             return pa.table({"review_id": ids, "prob_positive": pa.nulls(n, pa.float64()),
+                             "label": pa.nulls(n, pa.int16()),
                              "n_tokens": pa.nulls(n, pa.int32()),
                              "truncated": pa.nulls(n, pa.bool_()),
                              "error": pa.nulls(n, pa.string()),
                              "fatal": pa.array([self.fatal] * n, pa.string())},
                             schema=_RESULT_SCHEMA)
         texts = batch.column("text").to_pylist()
+        languages = batch.column("language").to_pylist()
         with self.preparing:
-            prepared = self.scorer.prepare(texts)
+            prepared = self.scorer.prepare(texts, languages)
         with self.running:
             scored = self.scorer.run(prepared)
         return pa.table({
             "review_id": ids,
             "prob_positive": pa.array(np.asarray(scored.prob_positive, dtype=np.float64)),
+            "label": pa.array(scored.predicted_labels(), pa.int16()),
             "n_tokens": pa.array(scored.n_tokens, pa.int32()),
             "truncated": pa.array(scored.truncated, pa.bool_()),
             "error": pa.array([scored.errors.get(i) for i in range(n)], pa.string()),
@@ -302,7 +307,8 @@ def _unbatch(table: pa.Table) -> tuple[list[int], Scored]:
     errors = {i: e for i, e in enumerate(table.column("error").to_pylist()) if e is not None}
     scored = Scored(table.column("prob_positive").to_numpy(zero_copy_only=False),
                     table.column("n_tokens").to_pylist(), table.column("truncated").to_pylist(),
-                    errors)
+                    errors, labels=table.column("label").fill_null(0).to_numpy(
+                        zero_copy_only=False))
     return table.column("review_id").to_pylist(), scored
 
 
@@ -344,22 +350,28 @@ class ShardFeeder:
     def _shards(self) -> Iterator[pa.Table]:
         ids: list[int] = []
         texts: list[str] = []
+        languages: list[str | None] = []
         left = self.budget
-        for page_ids, page_texts in sel_mod.iter_pages(self.store, self.sel,
-                                                       max(PAGE_ROWS, self.shard_rows)):
-            ids += page_ids[:left]
-            texts += page_texts[:left]
-            left -= min(left, len(page_ids))
+
+        def shard(n: int) -> pa.Table:
+            return pa.table({"review_id": pa.array(ids[:n], pa.int64()),
+                             "text": pa.array(texts[:n], pa.string()),
+                             "language": pa.array(languages[:n], pa.string())},
+                            schema=_SHARD_SCHEMA)
+
+        for page in sel_mod.iter_pages(self.store, self.sel, max(PAGE_ROWS, self.shard_rows)):
+            ids += page.ids[:left]
+            texts += page.texts[:left]
+            languages += page.languages[:left]
+            left -= min(left, len(page.ids))
             while len(ids) >= self.shard_rows or (ids and left == 0):
                 n = min(self.shard_rows, len(ids))
-                yield pa.table({"review_id": pa.array(ids[:n], pa.int64()),
-                                "text": pa.array(texts[:n], pa.string())}, schema=_SHARD_SCHEMA)
-                ids, texts = ids[n:], texts[n:]
+                yield shard(n)
+                ids, texts, languages = ids[n:], texts[n:], languages[n:]
             if left == 0:
                 return
         if ids:
-            yield pa.table({"review_id": pa.array(ids, pa.int64()),
-                            "text": pa.array(texts, pa.string())}, schema=_SHARD_SCHEMA)
+            yield shard(len(ids))
 
     def _run(self) -> None:
         sent = 0
@@ -435,7 +447,9 @@ def score_ray(
 def _score_ray(store: Store, mv: ModelVersion, options: ScoreOptions | None,
                ray_options: RayOptions | None, *, job_run_id: int | None,
                on_chunk: Callable[[int], None] | None) -> RayScoreReport:
-    options = options or ScoreOptions()
+    from asaas.scoring.engine import with_home
+
+    options = with_home(store, options or ScoreOptions())
     ray_options = ray_options or RayOptions()
     options.check()
     ray_options.check()
@@ -473,7 +487,7 @@ def _actor_device(mv: ModelVersion, options: ScoreOptions, ray_options: RayOptio
     """Where the actors score: CUDA when each reserves GPUs, else CPU (refused if the
     options ask for something else)."""
     g = ray_options.gpus_per_worker
-    if g > 0 and mv.kind != "hf":
+    if g > 0 and not scorer_kind(mv).gpu:
         raise ConfigError(f"{mv.label} is a {mv.kind} model and runs on CPU; drop "
                           "--gpus-per-worker")
     if options.device == "cuda" and g == 0:

@@ -1,15 +1,26 @@
-"""Scorers: a model version in, a batch of review texts in, probabilities out.
+"""Scorers: a model version in, a batch of review texts (and their languages) in, probabilities
+out.
 
-``SklearnScorer`` wraps a scikit-learn pipeline; ``HFScorer`` runs a Hugging Face sequence
-classifier behind a length-sorted, token-budget batch loop. ``load_scorer`` picks one for a
-version and its recipe. Every engine (the local loop, Ray actors) scores through these.
+A scorer has ``device``, ``prepare(texts, languages)`` (runs on the engine's helper thread: read
+and tokenise, never touch the model) and ``run(prepared) -> Scored``. ``languages`` holds each
+review's ``reviews.language`` (None where the source records none); models that read one
+language ignore it, multilingual ones use it for a threshold per language.
+
+Scorers are registered by model kind (``register_scorer``): ``sklearn`` (a scikit-learn
+pipeline, ``SklearnScorer``) and ``hf`` (a Hugging Face sequence classifier behind a
+length-sorted, token-budget batch loop, ``HFScorer``) here; other kinds register from their own
+module, named in ``KIND_MODULES`` so that it is imported on first use. ``load_scorer`` picks the
+scorer for a version and its recipe. Every engine (the local loop, Ray actors) scores through
+these.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Iterator, Sequence
-from typing import Any, Union
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -60,7 +71,8 @@ class SklearnScorer:
             raise AsaasError(f"{mv.label} has classes {classes}, none of them 1 (positive)")
         self.positive = classes.index(1)
 
-    def prepare(self, texts: Sequence[str]) -> Sequence[str]:
+    def prepare(self, texts: Sequence[str],
+                languages: Sequence[str | None] | None = None) -> Sequence[str]:
         return texts
 
     def run(self, texts: Sequence[str]) -> Scored:
@@ -123,7 +135,8 @@ class HFScorer:
         self.encoder = hf.Encoder(self.tokenizer, self.max_length, recipe.truncation)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-    def prepare(self, texts: Sequence[str]) -> hf.Encoded:
+    def prepare(self, texts: Sequence[str],
+                languages: Sequence[str | None] | None = None) -> hf.Encoded:
         """Tokenise (runs on the helper thread: it must not touch the model)."""
         return self.encoder(texts)
 
@@ -223,12 +236,67 @@ def _quantize_int8(model: Any) -> Any:
     return quantized
 
 
+# -- the registry of scorers by model kind -------------------------------------------------------
+
+
+class Scorer(Protocol):
+    """What the engines call (see the module docstring)."""
+
+    device: str
+
+    def prepare(self, texts: Sequence[str],
+                languages: Sequence[str | None] | None = None) -> Any: ...
+
+    def run(self, prepared: Any) -> Scored: ...
+
+
+#: Builds the scorer of a version: (version, options, its effective recipe) -> scorer.
+ScorerFactory = Callable[[ModelVersion, ScoreOptions, Recipe], Scorer]
+
+
+@dataclass(frozen=True)
+class ScorerKind:
+    factory: ScorerFactory
+    #: Whether the kind can run on CUDA (else CPU only: --device cuda is refused).
+    gpu: bool = False
+
+
+SCORERS: dict[str, ScorerKind] = {}
+
+#: Kinds whose scorer registers itself from its own module, imported when a version of that
+#: kind is first scored (so that `asaas score` of a transformer does not import them).
+KIND_MODULES: dict[str, str] = {"offtopic": "asaas.offtopic.scorer"}
+
+
+def register_scorer(kind: str, factory: ScorerFactory, *, gpu: bool = False) -> None:
+    """Make versions of ``kind`` scoreable: ``factory(mv, options, recipe)`` builds the
+    scorer. Called at import by the module that defines the kind."""
+    SCORERS[kind] = ScorerKind(factory, gpu)
+
+
+def scorer_kind(mv: ModelVersion) -> ScorerKind:
+    """The registered scorer of ``mv``'s kind (importing its module if needed)."""
+    if mv.kind not in SCORERS and mv.kind in KIND_MODULES:
+        importlib.import_module(KIND_MODULES[mv.kind])
+    try:
+        return SCORERS[mv.kind]
+    except KeyError:
+        raise AsaasError(f"{mv.label} has unknown kind {mv.kind!r} (this asaas scores "
+                         f"{', '.join(sorted(set(SCORERS) | set(KIND_MODULES)))}); upgrade "
+                         "asaas") from None
+
+
+register_scorer("sklearn", lambda mv, options, recipe: SklearnScorer(mv))
+register_scorer("hf", lambda mv, options, recipe: HFScorer(mv, options, recipe), gpu=True)
+
+
 def check_device(mv: ModelVersion, device: str) -> None:
     """Refuse a device the version cannot run on here, before anything is read or loaded."""
-    if mv.kind == "hf":
+    if scorer_kind(mv).gpu:
         resolve_device(device)
     elif device not in ("auto", "cpu"):
-        raise ConfigError(f"{mv.label} is a scikit-learn model and runs on CPU; drop --device")
+        what = "a scikit-learn model" if mv.kind == "sklearn" else f"a {mv.kind} model"
+        raise ConfigError(f"{mv.label} is {what} and runs on CPU; drop --device")
 
 
 def load_scorer(mv: ModelVersion, options: ScoreOptions) -> Scorer:
@@ -240,19 +308,8 @@ def load_scorer(mv: ModelVersion, options: ScoreOptions) -> Scorer:
     """
     from asaas.models.registry import verify_artifact
 
+    kind = scorer_kind(mv)
     recipe = effective_recipe(mv, options)
     verify_artifact(mv)
-    if mv.kind == "sklearn":
-        check_device(mv, options.device)
-        return SklearnScorer(mv)
-    if mv.kind == "hf":
-        return HFScorer(mv, options, recipe)
-    if mv.kind == "offtopic":
-        from asaas.offtopic.scorer import OfftopicScorer
-
-        check_device(mv, options.device)
-        return OfftopicScorer(mv, options)
-    raise AsaasError(f"{mv.label} has unknown kind {mv.kind!r}")
-
-
-Scorer = Union["SklearnScorer", "HFScorer"]
+    check_device(mv, options.device)
+    return kind.factory(mv, options, recipe)

@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -42,6 +42,14 @@ def output_table(mv: ModelVersion) -> str:
 # Row comparisons, which PostgreSQL turns into index bounds (an OR of the parts it cannot).
 _AFTER = "(s.content_hash, s.id) > (:{p}_hash, :{p}_id)"
 _UPTO = "(s.content_hash, s.id) <= (:{p}_hash, :{p}_id)"
+
+
+class Page(NamedTuple):
+    """Pending reviews in hand-out order: ids, texts and languages (None: not recorded)."""
+
+    ids: list[int]
+    texts: list[str]
+    languages: list[str | None]
 
 
 @dataclass(frozen=True)
@@ -101,10 +109,13 @@ class Selection:
 
 
 def selection_for(store: Store, mv: ModelVersion, options: ScoreOptions) -> Selection:
-    """The selection for ``options``; languages default to those the version was trained on."""
+    """The selection for ``options``; languages default to those the version was trained on
+    (every language for a multilingual version, English when nothing was recorded)."""
     if options.languages:
         languages = None if [x.lower() for x in options.languages] == ["all"] else [
             x.lower() for x in options.languages]
+    elif mv.params.get("multilingual"):
+        languages = None  # it has a threshold for any language, or its pooled one
     else:
         languages = list(mv.languages or DEFAULT_LANGUAGES)
     sel = Selection(mv.id, options.dataset, options.splits, languages, options.limit,
@@ -159,7 +170,8 @@ def _page_query(sel: Selection, after: tuple[str, int] | None, size: int,
         params.update(after_hash=after[0], after_id=after[1])
     # Lock the reviews rows themselves: SKIP LOCKED then hands each row to one process.
     locking = " FOR NO KEY UPDATE OF s SKIP LOCKED" if lock else ""
-    sql = (f"SELECT s.id, s.text, s.content_hash FROM reviews s WHERE {' AND '.join(where)} "
+    sql = (f"SELECT s.id, s.text, s.content_hash, s.language FROM reviews s "
+           f"WHERE {' AND '.join(where)} "
            f"ORDER BY s.content_hash, s.id LIMIT :page{locking}")
     return text_query(sql, params), params
 
@@ -175,9 +187,9 @@ _HASH_DIGITS = 15
 _HASH_SPAN = 16 ** _HASH_DIGITS
 
 
-def iter_pages(store: Store, sel: Selection, page_rows: int
-               ) -> Iterator[tuple[list[int], list[str]]]:
-    """Pending (ids, texts) in content-hash order, a page per short read transaction."""
+def iter_pages(store: Store, sel: Selection, page_rows: int) -> Iterator[Page]:
+    """Pending reviews (ids, texts, languages) in content-hash order, a page per short read
+    transaction."""
     if store.is_duckdb:
         yield from _iter_windows(store, sel, page_rows)
         return
@@ -188,7 +200,7 @@ def iter_pages(store: Store, sel: Selection, page_rows: int
             rows = conn.execute(query, params).fetchall()
         if not rows:
             return
-        yield [r[0] for r in rows], [r[1] for r in rows]
+        yield Page([r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows])
         after = (rows[-1][2], rows[-1][0])
         if len(rows) < page_rows:
             return
@@ -197,8 +209,7 @@ def iter_pages(store: Store, sel: Selection, page_rows: int
 # One function on purpose: each query's shape here was measured on 1M and 5M reviews
 # (bench/scale_bench.py); split up, the window bounds and the page reads would lose sight of
 # each other.
-def _iter_windows(store: Store, sel: Selection, page_rows: int
-                  ) -> Iterator[tuple[list[int], list[str]]]:
+def _iter_windows(store: Store, sel: Selection, page_rows: int) -> Iterator[Page]:
     """DuckDB: the same pages, without an anti-join over every prediction per page.
 
     DuckDB has no index for a range of (content_hash, id), so the one-query page (pending
@@ -246,20 +257,21 @@ def _iter_windows(store: Store, sel: Selection, page_rows: int
         for start in range(0, len(pending), page_rows):
             page = pending[start:start + page_rows]
             with store.transaction() as conn:
-                texts = dict(conn.connection.driver_connection.execute(
+                rows = {r[0]: r for r in conn.connection.driver_connection.execute(
                     # = ANY(list) is filtered inside the scan: 3.5x a join with unnest().
-                    "SELECT id, text FROM reviews WHERE id = ANY(?::BIGINT[])",
-                    [page]).fetchall())
-            page = [i for i in page if i in texts]  # a review deleted meanwhile is skipped
+                    "SELECT id, text, language FROM reviews WHERE id = ANY(?::BIGINT[])",
+                    [page]).fetchall()}
+            page = [i for i in page if i in rows]  # a review deleted meanwhile is skipped
             if page:
-                yield page, [texts[i] for i in page]
+                yield Page(page, [rows[i][1] for i in page], [rows[i][2] for i in page])
         low = high
         step = base if pending else min(step * 2, base * 8)
 
 
 def claim_chunk(conn: sa.Connection, sel: Selection, size: int,
-                after: tuple[str, int] | None) -> list[tuple[int, str, str]]:
-    """Lock and return up to ``size`` pending (id, text, content_hash) rows after ``after``,
+                after: tuple[str, int] | None) -> list[tuple[int, str, str, str | None]]:
+    """Lock and return up to ``size`` pending (id, text, content_hash, language) rows after
+    ``after``,
     skipping rows other processes hold (PostgreSQL). The locks last until ``conn`` commits."""
     query, params = _page_query(sel, after, size, lock=True)
     return [tuple(r) for r in conn.execute(query, params).fetchall()]

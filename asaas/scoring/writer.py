@@ -29,15 +29,17 @@ class PredictionWriter:
 
     def write(self, conn: sa.Connection, results: list[tuple[list[int], Scored]]) -> int:
         """Insert ``results`` inside the caller's transaction; returns predictions inserted."""
-        if any(s.labels is not None for _, s in results):
+        if any(s.label_scores is not None for _, s in results):
             return self._write_labels(conn, results)
         ids: list[int] = []
         probs: list[float] = []
+        labels: list[int] = []
         n_tokens: list[int | None] = []
         truncated: list[bool | None] = []
         failures: list[dict[str, Any]] = []
         now = utcnow()
         for chunk_ids, s in results:
+            chunk_labels = s.predicted_labels()
             for pos, review_id in enumerate(chunk_ids):
                 if pos in s.errors:
                     failures.append({"review_id": review_id, "model_version_id": self.mv_id,
@@ -46,6 +48,7 @@ class PredictionWriter:
                     continue
                 ids.append(review_id)
                 probs.append(float(s.prob_positive[pos]))
+                labels.append(int(chunk_labels[pos]))
                 n_tokens.append(s.n_tokens[pos])
                 truncated.append(s.truncated[pos])
         n = len(ids)
@@ -54,7 +57,7 @@ class PredictionWriter:
             "review_id": pa.array(ids, pa.int64()),
             "model_version_id": pa.array(np.full(n, self.mv_id, dtype=np.int64)),
             "scoring_run_id": pa.array(np.full(n, self.run_id, dtype=np.int64)),
-            "label": pa.array((p >= 0.5).astype(np.int16)),
+            "label": pa.array(np.asarray(labels, dtype=np.int16)),
             "prob_positive": pa.array(p),
             "n_tokens": pa.array(n_tokens, pa.int32()),
             "truncated": pa.array(truncated, pa.bool_()),
@@ -73,7 +76,6 @@ class PredictionWriter:
             n_scored=self.scored, n_failed=self.failed))
         return inserted
 
-
     def _write_labels(self, conn: sa.Connection, results: list[tuple[list[int], Scored]]
                       ) -> int:
         """A multi-label version (asaas.offtopic): one ``label_predictions`` row per review and
@@ -86,7 +88,7 @@ class PredictionWriter:
         now = utcnow()
         n_labels = 0
         for chunk_ids, s in results:
-            labels = s.labels or {}
+            labels = s.label_scores or {}
             n_labels = max(n_labels, len(labels))
             for pos, review_id in enumerate(chunk_ids):
                 if pos in s.errors:
