@@ -80,7 +80,8 @@ def fake_vectors(texts: Sequence[str], dim: int = 64) -> np.ndarray:
 def fake_embedder(calls: list | None = None):
     """A stand-in for asaas.offtopic.embedding.embedder (same signature and return)."""
 
-    def embedder(block, *, home=None, threads=None, identity=None, max_tokens=None):
+    def embedder(block, *, home=None, threads=None, identity=None, max_tokens=None,
+                 path=None):
         ident = {"embedder": block, "weights": "fake-hashed-bag-of-words", "max_tokens": 64}
         if identity is not None and identity != ident:
             from asaas.errors import ConfigError

@@ -69,6 +69,16 @@ def test_training_evaluates_each_held_out_incident_and_registers_one_version(inv
     assert json.loads(params)["labels"] == ["bomb", "about_game", "developer"]
 
 
+def test_models_show_prints_the_evaluation(invoke, annotated):
+    ok(_train(invoke, annotated, "--labels", "about_game"))
+    out = ok(invoke("models", "show", "offtopic"))
+    assert "offtopic v1: offtopic" in out and "Leave one incident out" in out
+    assert "Gamma politics" in out and "hit_rate_s" in out
+    data = json.loads(ok(invoke("models", "show", "offtopic:1", "--format", "json")))
+    assert data["metrics"]["labels"]["about_game"]["mean_auc"] > 0.9
+    assert "no model named 'nope'" in err(invoke("models", "show", "nope"))
+
+
 def test_the_evaluation_never_sees_the_held_out_incident(annotated):
     """An incident whose reviews share a word with their label only inside that incident:
     leave-one-incident-out cannot learn it, a random split would."""

@@ -35,6 +35,7 @@ DOCS = (
     "docs/cli-and-models.md",
     "docs/reports-and-sql.md",
     "docs/feedback-over-time.md",
+    "docs/complaints.md",
     "docs/security.md",
     "docs/operations.md",
     "docs/layout.md",

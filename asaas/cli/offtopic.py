@@ -35,6 +35,10 @@ from asaas.cli.train import train
               help="Column naming each review's incident (the unit left out in evaluation).")
 @click.option("--no-evaluation", is_flag=True,
               help="Skip the leave-one-incident-out evaluation (then no share is corrected).")
+@click.option("--minilm", "minilm_path", default=None, metavar="DIR",
+              help="Folder of the all-MiniLM-L6-v2 sentence encoder for the minilm block [env "
+              "ASAAS_MINILM; default: the Hub id]. Recorded with its checksums: scoring loads "
+              "the same files.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for the embedders.")
 @format_option
@@ -42,8 +46,8 @@ from asaas.cli.train import train
 @fail_cleanly
 def train_offtopic(source: str, name: str, labels_spec: str | None, features_spec: str,
                    burst_labels: str, background: str | None, text_column: str,
-                   group_column: str, no_evaluation: bool, threads: int | None, fmt: str,
-                   db_url: str | None) -> None:
+                   group_column: str, no_evaluation: bool, minilm_path: str | None,
+                   threads: int | None, fmt: str, db_url: str | None) -> None:
     """Train the off-topic classifier on annotated incidents, evaluated by leaving one
     incident out (ROC AUC and balanced accuracy per held-out incident, 95% intervals); one
     version answers every label."""
@@ -63,7 +67,7 @@ def train_offtopic(source: str, name: str, labels_spec: str | None, features_spe
                            evaluate=not no_evaluation)
     store = open_db(db_url)
     home = model_home(store)
-    embedders = {block: embedder(block, home=home, threads=threads)
+    embedders = {block: embedder(block, home=home, threads=threads, path=minilm_path)
                  for block in opts.features if block in EMBEDDING_BLOCKS}
     report = run(store, home, opts, embedders=embedders,
                  log=lambda line: click.echo(line, err=True))

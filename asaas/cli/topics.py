@@ -60,6 +60,9 @@ def _day(value: datetime | None) -> Any:
 @click.option("--no-assign", is_flag=True,
               help="Do not assign the product's other negative reviews to the topics (no "
               "series over time then).")
+@click.option("--minilm", "minilm_path", default=None, metavar="DIR",
+              help="Folder of the all-MiniLM-L6-v2 sentence encoder [env ASAAS_MINILM; "
+              "default: the Hub id].")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for the embedder.")
 @source_option
@@ -70,8 +73,8 @@ def _day(value: datetime | None) -> Any:
 def topics_find(product: str | None, since: datetime | None, until: datetime | None,
                 alert_id: str | None, language: str | None, embedder: str, distance: float,
                 min_size: int, min_reviews: int, top: int, no_assign: bool,
-                threads: int | None, source: str, dataset: str | None, fmt: str,
-                db_url: str | None) -> None:
+                minilm_path: str | None, threads: int | None, source: str, dataset: str | None,
+                fmt: str, db_url: str | None) -> None:
     """Group PRODUCT's negative reviews of a period into topics; store and print them."""
     from asaas.offtopic.embedding import embedder as make_embedder
     from asaas.topics.runs import FindOptions, find_topics, home_of
@@ -85,7 +88,8 @@ def topics_find(product: str | None, since: datetime | None, until: datetime | N
     home = home_of(store)
     run = find_topics(store, product, opts,
                       embedder_factory=lambda name: make_embedder(name, home=home,
-                                                                  threads=threads),
+                                                                  threads=threads,
+                                                                  path=minilm_path),
                       log=lambda line: click.echo(line, err=True))
     _print_run(run, top, fmt)
 

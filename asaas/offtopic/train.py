@@ -104,7 +104,8 @@ def summarise(folds: dict[str, dict[str, Any]]) -> dict[str, Any]:
     pos = sum(f["positives"] for f in folds.values())
     neg = sum(f["n"] - f["positives"] for f in folds.values())
     tp, fp = sum(f["tp"] for f in folds.values()), sum(f["fp"] for f in folds.values())
-    worst = min(folds, key=lambda k: folds[k]["auc"]) if aucs else None
+    measured = [k for k in folds if folds[k]["auc"] is not None]
+    worst = min(measured, key=lambda k: folds[k]["auc"]) if measured else None
     return {"mean_auc": _round(float(np.mean(aucs))) if aucs else None,
             "worst_auc": _round(min(aucs)) if aucs else None, "worst_incident": worst,
             "mean_ba": _round(float(np.mean(bas))) if bas else None,
