@@ -188,7 +188,8 @@ def _product_reviews(n_days: int = 60, bomb_day: int = 45, bomb: int = 60) -> li
     return rows
 
 
-def test_scoring_writes_every_label_and_resumes(invoke, annotated, db_path):
+def test_scoring_writes_every_label_and_resumes(invoke, annotated, db_url):
+    db_path = db_url  # DuckDB, then PostgreSQL (claimed chunks)
     ok(_train(invoke, annotated, "--labels", "bomb,about_game"))
     store = write_reviews(str(db_path), _product_reviews())
     n = q(db_path, "SELECT count(*) FROM reviews")[0][0]
@@ -205,7 +206,7 @@ def test_scoring_writes_every_label_and_resumes(invoke, annotated, db_path):
     assert q(db_path, "SELECT count(*) FROM predictions") == [(0,)]  # no sentiment rows
     (n_off,), = q(db_path, "SELECT count(*) FROM label_predictions lp JOIN reviews r ON "
                            "r.id = lp.review_id WHERE lp.label_name = 'about_game' AND "
-                           "lp.predicted = 0 AND r.reviewed_at >= '2021-02-15'")
+                           "lp.predicted = 0 AND r.reviewed_at >= TIMESTAMP '2021-02-15'")
     assert n_off >= 55  # the burst's 60 off-topic reviews, nearly all caught
 
 

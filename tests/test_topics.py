@@ -90,7 +90,8 @@ def test_a_planted_complaint_is_its_own_topic(invoke, db_path, fake_embeddings):
     assert sum(n for _, n in fake_embeddings) == total
 
 
-def test_topic_share_falls_after_the_patch(invoke, db_path, fake_embeddings):
+def test_topic_share_falls_after_the_patch(invoke, db_url, fake_embeddings):
+    db_path = db_url  # DuckDB, then PostgreSQL
     write_reviews(str(db_path), _reviews(planted=40), names={"900": NAME}).engine.dispose()
     ok(invoke("events", "add", "900", "--at", "2020-07-19", "--kind", "patch",
               "--title", "crash fix"))
