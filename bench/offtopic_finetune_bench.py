@@ -64,6 +64,8 @@ def fold_scores(df: pd.DataFrame, label: str, incident: str, work: Path, args) -
                          "split": np.where(df.project.values == incident, "test", "train")})
     src = home / "fold.parquet"
     data.to_parquet(src, index=False)
+    if (home / "db.duckdb").exists():  # a fold database from an older asaas: bring it up
+        _run(["db", "upgrade"], env)
     _run(["ingest", "--source", str(src), "--dataset", "fold"], env)
     _run(["train", "finetuned", "--base", str(_r20.MINILM), "--name", "ft",
           "--train-dataset", "fold", "--max-length", str(args.max_length), "--epochs",
