@@ -1,16 +1,24 @@
 """Small stand-ins for the off-topic and topics tests: an annotated-incidents file whose answers
 follow from its words, ordinary reviews for the burst block, and a fake sentence embedder
-(hashed bag of words: reviews sharing words point the same way), so no test loads a model."""
+(hashed bag of words: reviews sharing words point the same way), so no test loads a model; a
+product whose reviews end in a burst of off-topic negatives."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from tests.events_alerts_data import Review, write_reviews
+from tests.helpers import ok
+
+#: The first day of product_reviews.
+T0 = datetime(2021, 1, 1)
 
 INCIDENTS = ("Alpha store deal", "Beta patch", "Gamma politics", "Delta paid mods")
 
@@ -96,3 +104,32 @@ def fake_embedder(calls: list | None = None):
         return embed, ident
 
     return embedder
+
+
+def train_offtopic(invoke, source, *extra):
+    """`asaas train offtopic --source SOURCE EXTRA...`."""
+    return invoke("train", "offtopic", "--source", str(source), *extra)
+
+
+def product_reviews(n_days: int = 60, bomb_day: int = 45, bomb: int = 60) -> list[Review]:
+    """A game with a few ordinary reviews a day, then a burst of off-topic negatives."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for d in range(n_days):
+        for j in range(4):
+            text = " and ".join(rng.choice(ON_TOPIC, 2, replace=False))
+            rows.append(Review("700", T0 + timedelta(days=d, hours=j), int(j > 0), text))
+    for j in range(bomb):
+        text = " ".join(rng.choice(OFF_TOPIC, 2, replace=False))
+        rows.append(Review("700", T0 + timedelta(days=bomb_day, minutes=j), 0, text))
+    return rows
+
+
+def bomb_db(invoke, annotated, db_path, tmp_path, *extra):
+    """An off-topic classifier (bomb, about_game, developer; tfidf and burst) trained, and the
+    product of product_reviews ingested and scored by it."""
+    background = write_background(tmp_path / "ordinary.parquet")
+    ok(train_offtopic(invoke, annotated, "--labels", "bomb,about_game,developer",
+                      "--features", "tfidf,burst", "--background", str(background), *extra))
+    write_reviews(str(db_path), product_reviews()).engine.dispose()
+    ok(invoke("score", "--model", "offtopic", "--dataset", "steam", "--split", "all"))

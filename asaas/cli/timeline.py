@@ -15,8 +15,9 @@ COMPACT = ("product", "period_start", "model", "n_reviews", "n_labelled",
 
 @cli.command()
 @click.argument("product")
-@click.option("--freq", type=click.Choice(["day", "week", "month"]), default="week",
-              show_default=True, help="Period length (weeks start on Monday).")
+@click.option("--freq", type=click.Choice(["day", "week", "month"]), default=None,
+              help="Period length (weeks start on Monday) [default: the shortest whose median "
+                   "period holds 25 reviews or more, month at most].")
 @click.option("--model", "models", multiple=True, metavar="NAME[:VERSION]",
               help="Model versions to show (repeatable; latest version when none given). "
                    "Default: the latest version of every model that scored the reviews.")
@@ -42,7 +43,7 @@ COMPACT = ("product", "period_start", "model", "n_reviews", "n_labelled",
 @format_option
 @db_option
 @fail_cleanly
-def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | None,
+def timeline(product: str, freq: str | None, models: tuple[str, ...], dataset: str | None,
              language: str, since: datetime | None, until: datetime | None, full: bool,
              html_path: str | None, fmt: str, db_url: str | None,
              offtopic_ref: str | None = None) -> None:
@@ -69,7 +70,7 @@ def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | No
             raise AsaasError("no off-topic classifier yet: `asaas train offtopic --source "
                              "FILE`, then `asaas score --model offtopic ...`")
         offtopic_rows = read_offtopic(store, [p.id for p in series.products], mv,
-                                      dataset=series.dataset, freq=freq,
+                                      dataset=series.dataset, freq=series.freq,
                                       since=since.date() if since else None,
                                       until=until.date() if until else None)
     if html_path:  # first, so that a page that cannot be drawn fails before printing
@@ -79,8 +80,10 @@ def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | No
         if offtopic_rows is not None:
             from asaas.offtopic.timeline import offtopic_periods
 
-            marks = offtopic_periods(offtopic_rows, freq)
+            marks = offtopic_periods(offtopic_rows, series.freq)
         write_timeline_html(store, html_path, series, offtopic=marks)
+    if series.freq_reason:
+        click.echo(series.freq_reason, err=True)
     table = series.table
     if not series.versions:
         click.echo(f"no model has scored {series.dataset} reviews of products yet: showing "
