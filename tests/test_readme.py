@@ -243,6 +243,9 @@ def stand_ins(tmp_path, aclimdb_dir, aclimdb_tarball, trainable_bert, tiny_bert,
         "...": trainable_bert,
         "distilbert-base-uncased-finetuned-sst-2-english": tiny_bert,
         "events.csv": rd.write_events(data / "events.csv"),
+        # docs/complaints.md's real examples: a product and an alert the stand-in lacks.
+        "EARTH DEFENSE FORCE 4.1": "Pit People",
+        "volume:218410:2014-01-25": "negative:558420:2017-10-07",
         "report.html": tmp_path / "report.html",
         "jobs/nightly.toml": job,
     }
