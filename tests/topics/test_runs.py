@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
+from asaas.topics import cluster as method
 from tests.events_alerts_data import Review, write_reviews
 from tests.helpers import err, ok, q
 from tests.offtopic_data import fake_embedder
