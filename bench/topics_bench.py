@@ -23,6 +23,8 @@ Methods (k: number of topics; the embedding cost is counted apart):
   hdbscan-m    scikit-learn HDBSCAN (min_cluster_size m) on the embeddings reduced by PCA to
                10 dimensions; its noise points are no topic (BERTopic's recipe, with PCA for
                UMAP so no numba)
+  asaas-t      asaas.topics.cluster, what `asaas topics` runs: aggcos-t with groups of fewer
+               than 3 reviews put in "other" (no topic)
 
     nice -n 19 python bench/topics_bench.py [--seeds 20] [--sizes 10,20,40] [--methods ...]
     nice -n 19 python bench/topics_bench.py --show 0   # one run's topics, keywords, examples
@@ -213,8 +215,18 @@ def hdbscan(texts, emb, m, seed):
     return HDBSCAN(min_cluster_size=m, min_samples=max(2, m // 2)).fit_predict(Z)
 
 
+def asaas_topics(texts, emb, t, seed):
+    """What `asaas topics` runs (asaas.topics.cluster): average-linkage cosine clustering cut
+    at t/100, groups under 3 reviews in "other" (no topic here, like noise)."""
+    sys.path.insert(0, str(_r20.ROOT))
+    from asaas.topics import cluster as method
+
+    found = method.cluster(emb, distance=t / 100, min_size=method.MIN_SIZE)
+    return np.where(found.labels == method.OTHER, -1, found.labels)
+
+
 METHODS = {"nmf": nmf, "lda": lda, "kmeans": kmeans, "agglo": agglo, "aggcos": aggcos,
-           "hdbscan": hdbscan}
+           "hdbscan": hdbscan, "asaas": asaas_topics}
 DEFAULT = ["nmf-8", "nmf-16", "lda-8", "lda-16", "kmeans-8", "kmeans-16", "agglo-16",
            "aggcos-50", "aggcos-60", "aggcos-65", "aggcos-70", "hdbscan-5", "hdbscan-8"]
 

@@ -72,15 +72,31 @@ def write_steam(path: Path, seed: int = 0) -> Path:
     return path
 
 
+#: Incidents of the annotated file stand-in (its ``project`` column), and its yes/no columns.
+BOMB_INCIDENTS = ("Skyrim - Paid Mods", "Firewatch", "Mortal Kombat 11", "Borderlands")
+BOMB_LABELS = ("is-review-bombing", "is-rating-game-related", "criticism-praise-game-content",
+               "criticism-praise-developer-publisher", "criticism-praise-ideological",
+               "criticism-praise-political")
+
+
 def write_bombs(path: Path, seed: int = 1) -> Path:
-    """The annotated review-bombing file's columns, German labels included."""
+    """The annotated review-bombing file's columns, German labels included: four incidents of
+    ten reviews, whose off-topic ones (half) name the publisher's greed."""
     rng = random.Random(seed)
     rows = []
-    for i in range(30):
+    for i in range(40):
         positive = i % 3 == 0
-        rows.append({"id": 91872600 + i, "game_name_display": "The Elder Scrolls V: Skyrim",
-                     "review": _text(rng, positive),
+        off = i % 2 == 0
+        text = _text(rng, positive) + (" greedy publisher boycott" if off else " gameplay fun")
+        yes = {"is-review-bombing": off, "is-rating-game-related": not off,
+               "criticism-praise-game-content": not off,
+               "criticism-praise-developer-publisher": off == (i % 4 == 0),
+               "criticism-praise-ideological": i % 5 == 0,
+               "criticism-praise-political": i % 7 == 0}
+        rows.append({"project": BOMB_INCIDENTS[i // 10], "id": 91872600 + i,
+                     "game_name_display": "The Elder Scrolls V: Skyrim", "review": text,
                      "combined_rating": "Empfohlen" if positive else "Nicht empfohlen",
+                     **{c: "Ja" if yes[c] else "Nein" for c in BOMB_LABELS},
                      "created_at": datetime(2015, 4, 23, 17, tzinfo=timezone.utc)
                      + timedelta(hours=i)})
     path.parent.mkdir(parents=True, exist_ok=True)

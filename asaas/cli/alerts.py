@@ -120,11 +120,22 @@ def alerts_list(product: str | None = None, since: str | None = None, until: str
               show_default=True, help="Driving reviews to show.")
 @click.option("--terms", "n_terms", type=click.IntRange(min=0), default=15, show_default=True,
               help="Distinctive words to show.")
+@click.option("--offtopic", "offtopic_ref", default="auto", show_default=True,
+              metavar="auto|none|MODEL[:VERSION]",
+              help="Off-topic classifier whose corrected shares to show (auto: the newest one "
+              "trained with `asaas train offtopic`, if any).")
+@click.option("--no-burst", is_flag=True,
+              help="Review-bomb share from the reviews' own words only, without the burst "
+              "features (how particular each review is to the alert against ordinary reviews).")
 @analysis_options
 def alerts_show(alert_id: str, n_reviews: int, n_terms: int, source: str, dataset: str | None,
-                fmt: str, db_url: str | None, **options: Any) -> None:
+                fmt: str, db_url: str | None, offtopic_ref: str = "auto",
+                no_burst: bool = False, **options: Any) -> None:
     """One alert (KIND:PRODUCT:YYYY-MM-DD, as `alerts list` names it) with the words and
-    reviews that drive it: exactly the alert the list printed, whatever kinds it listed."""
+    reviews that drive it: exactly the alert the list printed, whatever kinds it listed; and
+    (with an off-topic classifier) the share of its reviews that are off-topic or in each
+    category, corrected for the classifier's error rates."""
+    from asaas.offtopic.reviews import as_json, pick_version, review_shares
     from asaas.tables import format_table, json_rows
     from asaas.timeline.alerts import alerts_table
     from asaas.timeline.explain import explain as explain_alert
@@ -134,12 +145,18 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, source: str, datase
     why = explain_alert(store, alert_id, source=source, dataset=dataset, rule=rule,
                         n_reviews=n_reviews, n_terms=n_terms)
     a = why.alert
+    mv = pick_version(store, offtopic_ref)
+    offtopic = None
+    if mv is not None:
+        offtopic = review_shares(store, mv, why.focus_ids, burst=not no_burst)
     if fmt == "json":
         import json
 
         click.echo(json.dumps({"alert": json_rows(alerts_table([a]))[0],
                                "terms": json_rows(why.terms), "reviews": json_rows(why.reviews),
-                               "baseline_reviews": why.baseline_reviews}, indent=2, default=str))
+                               "baseline_reviews": why.baseline_reviews,
+                               "offtopic": as_json(offtopic) if offtopic else None},
+                              indent=2, default=str))
         return
     share = f"{a.share:.1%}" if a.share is not None else "-"
     base = f"{a.baseline_share:.1%}" if a.baseline_share is not None else "-"
@@ -153,6 +170,27 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, source: str, datase
     click.echo(format_table(why.terms, fmt) if why.terms.rows else "(none)")
     click.echo("\nDriving reviews:")
     click.echo(format_table(why.reviews, fmt, max_width=160) if why.reviews.rows else "(none)")
+    _print_offtopic(offtopic, a.kind, fmt, offtopic_ref)
+
+
+def _print_offtopic(found: Any, kind: str, fmt: str, ref: str) -> None:
+    """The alert's off-topic and category shares (or why there are none)."""
+    from asaas.offtopic.shares import shares_table
+    from asaas.tables import format_table
+
+    if found is None:
+        if ref == "auto":
+            click.echo("\nOff-topic shares: no off-topic classifier yet (`asaas train offtopic "
+                       "--source FILE`, then `asaas score --model offtopic ...`).")
+        return
+    what = "reviews" if kind == "volume" else "negative reviews"
+    click.echo(f"\nOff-topic and category shares of the alert's {found.n_scored} {what} "
+               f"({found.version}; corrected for its leave-one-incident-out error rates, 95% "
+               "intervals):")
+    for note in found.notes:
+        click.echo(f"  note: {note}")
+    if found.shares:
+        click.echo(format_table(shares_table(found.shares), fmt, max_width=60))
 
 
 @cli.command("responsiveness")

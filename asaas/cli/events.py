@@ -108,6 +108,10 @@ def events_list(product: str | None, kinds: tuple[str, ...], sources: tuple[str,
               help="Periods of the segmented regression, counted from the event.")
 @click.option("--kind", "kinds", multiple=True, help="Only events of this kind (repeatable).")
 @click.option("--full", is_flag=True, help="Every column in table/markdown output.")
+@click.option("--topic", default=None, metavar="RUN:TOPIC",
+              help="Measure a complaint topic's share of the negative reviews instead of the "
+              "negative share (a topic of `asaas topics`; TOPIC alone: the product's latest "
+              "run).")
 @source_option
 @dataset_option
 @format_option
@@ -115,15 +119,17 @@ def events_list(product: str | None, kinds: tuple[str, ...], sources: tuple[str,
 @fail_cleanly
 def events_effects(product: str | None, window_days: int, its_days: int, freq: str,
                    kinds: tuple[str, ...], full: bool, source: str, dataset: str | None, fmt: str,
-                   db_url: str | None) -> None:
-    """Each event's effect on the negative share: before vs after with a 95% interval, and an
-    interrupted time series (level and trend change, Newey-West intervals)."""
+                   db_url: str | None, topic: str | None = None) -> None:
+    """Each event's effect on the negative share (or with --topic, on a complaint topic's share
+    of the negatives): before vs after with a 95% interval, and an interrupted time series
+    (level and trend change, Newey-West intervals)."""
     from asaas.tables import format_table
     from asaas.timeline.effects import COMPACT_EFFECT_COLUMNS, effects_table, event_effects
 
     store = open_db(db_url, read_only=True)
     found = event_effects(store, product, source=source, window_days=window_days,
-                          its_days=its_days, freq=freq, kinds=kinds or None, dataset=dataset)
+                          its_days=its_days, freq=freq, kinds=kinds or None, dataset=dataset,
+                          topic=topic)
     if not found:
         click.echo("no events to measure: `asaas events derive` or `asaas events add` first")
         return

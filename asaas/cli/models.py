@@ -35,6 +35,46 @@ def models_list(db_url: str | None) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
 
 
+@models.command("show")
+@click.argument("ref", metavar="MODEL[:VERSION]")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
+              default="table", show_default=True, help="Output format of the tables.")
+@db_option
+@fail_cleanly
+def models_show(ref: str, fmt: str, db_url: str | None) -> None:
+    """One model version: kind, artifact, training data and recipe, and the evaluation it was
+    registered with (off-topic classifiers: per held-out incident and label)."""
+    import json
+
+    from asaas.models.registry import resolve_ref
+    from asaas.tables import format_table
+
+    mv = resolve_ref(open_db(db_url, read_only=True), ref)
+    evaluation = (mv.metrics or {}).get("labels") if mv.kind == "offtopic" else None
+    if fmt == "json":
+        click.echo(json.dumps({"model": mv.name, "version": mv.version, "kind": mv.kind,
+                               "artifact": mv.artifact_uri, "params": mv.params,
+                               "metrics": mv.metrics, "created_at": mv.created_at},
+                              indent=2, default=str))
+        return
+    click.echo(f"{mv.label}: {mv.kind}, created {mv.created_at:%Y-%m-%d %H:%M} UTC, "
+               f"scored with {mv.recipe.describe()}; artifact {mv.artifact_uri}")
+    trained = mv.train_dataset or mv.params.get("source")
+    if trained:
+        click.echo(f"trained on {trained}" + (f" ({mv.metrics['train_rows']:,} rows)"
+                                              if "train_rows" in (mv.metrics or {}) else ""))
+    if evaluation:
+        from asaas.offtopic.train import incidents_table, summary_table
+
+        click.echo("\nLeave one incident out, per held-out incident:")
+        click.echo(format_table(incidents_table(evaluation), fmt))
+        click.echo("\nMean over the held-out incidents, and the pooled error rates:")
+        click.echo(format_table(summary_table(evaluation), fmt))
+    elif mv.metrics:
+        shown = {k: v for k, v in mv.metrics.items() if not isinstance(v, (dict, list))}
+        click.echo("metrics: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+
+
 @models.command("register")
 @click.argument("name")
 @click.option("--hf", "hf_ref", default=None, metavar="HUB_ID_OR_PATH",

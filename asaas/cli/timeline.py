@@ -35,12 +35,18 @@ COMPACT = ("product", "period_start", "model", "n_reviews", "n_labelled",
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a self-contained HTML page: the negative share with its bands, "
                    "review volume, events and alerts, one section per product.")
+@click.option("--offtopic", "offtopic_ref", default=None, metavar="MODEL[:VERSION]",
+              help="Also show each period's off-topic share (corrected, 95% interval) and the "
+                   "negative share with off-topic reviews set aside, as Steam's score does, "
+                   "from an off-topic classifier (`asaas train offtopic`); the HTML page marks "
+                   "off-topic periods.")
 @format_option
 @db_option
 @fail_cleanly
 def timeline(product: str, freq: str | None, models: tuple[str, ...], dataset: str | None,
              language: str, since: datetime | None, until: datetime | None, full: bool,
-             html_path: str | None, fmt: str, db_url: str | None) -> None:
+             html_path: str | None, fmt: str, db_url: str | None,
+             offtopic_ref: str | None = None) -> None:
     """Negative share of PRODUCT's reviews per day, week or month: from the reviews' labels,
     and per model version raw (classify-and-count) and corrected for the model's error rates,
     with 95% intervals. PRODUCT is a product id, a name (or an unambiguous part of one), or
@@ -52,10 +58,30 @@ def timeline(product: str, freq: str | None, models: tuple[str, ...], dataset: s
     series = read_timeline(store, product, freq=freq, models=models, dataset=dataset,
                            language=language, since=since.date() if since else None,
                            until=until.date() if until else None)
+    offtopic_rows = None
+    if offtopic_ref is not None:
+        from asaas.offtopic.reviews import pick_version
+        from asaas.offtopic.timeline import offtopic_rows as read_offtopic
+
+        mv = pick_version(store, offtopic_ref)
+        if mv is None:
+            from asaas.errors import AsaasError
+
+            raise AsaasError("no off-topic classifier yet: `asaas train offtopic --source "
+                             "FILE`, then `asaas score --model offtopic ...`")
+        offtopic_rows = read_offtopic(store, [p.id for p in series.products], mv,
+                                      dataset=series.dataset, freq=series.freq,
+                                      since=since.date() if since else None,
+                                      until=until.date() if until else None)
     if html_path:  # first, so that a page that cannot be drawn fails before printing
         from asaas.timeline.page import write_timeline_html
 
-        write_timeline_html(store, html_path, series)
+        marks = None
+        if offtopic_rows is not None:
+            from asaas.offtopic.timeline import offtopic_periods
+
+            marks = offtopic_periods(offtopic_rows, series.freq)
+        write_timeline_html(store, html_path, series, offtopic=marks)
     if series.freq_reason:
         click.echo(series.freq_reason, err=True)
     table = series.table
@@ -75,5 +101,22 @@ def timeline(product: str, freq: str | None, models: tuple[str, ...], dataset: s
         click.echo(f"no {series.dataset} reviews of {p.label}"
                    f"{' in language ' + language if language != 'all' else ''}"
                    f"{' ' + window if window else ''} ({when})", err=not table.rows)
+    if offtopic_rows is not None:
+        from asaas.offtopic.timeline import offtopic_table
+
+        off = offtopic_table(offtopic_rows)
+        if fmt in ("table", "markdown") and not full:
+            off = off.select(["product", "period_start", "n_reviews", "corrected_offtopic_share",
+                              "offtopic_ci_low", "offtopic_ci_high", "observed_negative_share",
+                              "on_topic_negative_share", "on_topic_ci_low", "on_topic_ci_high",
+                              "offtopic_note"])
+        if off.rows:
+            click.echo(f"\nOff-topic reviews ({offtopic_ref}) and the negative share with them "
+                       "set aside:")
+            click.echo(format_table(off, fmt))
+        else:
+            click.echo(f"no reviews of these products in the window are scored by "
+                       f"{offtopic_ref}: run `asaas score --model {offtopic_ref.split(':')[0]} "
+                       f"--dataset {series.dataset} --split all`", err=True)
     if html_path:
         click.echo(f"wrote {html_path}", err=True)

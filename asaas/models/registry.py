@@ -25,8 +25,9 @@ from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import model_versions, models
 
-#: tfidf-multi and e5-stack: models for every language (asaas.models.multilingual).
-KINDS = ("sklearn", "hf", "tfidf-multi", "e5-stack")
+#: tfidf-multi and e5-stack: models for every language (asaas.models.multilingual);
+#: offtopic: what a review is about (asaas.offtopic).
+KINDS = ("sklearn", "hf", "tfidf-multi", "e5-stack", "offtopic")
 
 #: Names that work before anyone registers them: what users with internet expect.
 BUILTIN_MODELS = {

@@ -205,6 +205,11 @@ def run_score(store: Store, mv: ModelVersion, run: ScoreRun, *,
               job_run_id: int | None = None) -> ScoreReport:
     """Score with the engine ``run`` names (``asaas score`` and a job's score step)."""
     if run.engine == "ray":  # the same predictions, in Ray actors
+        if sel_mod.output_table(mv) != "predictions":
+            from asaas.errors import ConfigError
+
+            raise ConfigError(f"{mv.label} answers several labels per review, which only the "
+                              "local engine writes: drop --engine ray")
         from asaas.scoring.ray_engine import score_ray
 
         return score_ray(store, mv, run.options, run.ray, job_run_id=job_run_id)

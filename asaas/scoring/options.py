@@ -149,6 +149,9 @@ class Scored:
     truncated: list[bool | None]
     errors: dict[int, str] = field(default_factory=dict)  # position in chunk -> reason
     labels: np.ndarray | None = None
+    #: Versions that answer several yes/no questions (asaas.offtopic): label name -> score in
+    #: (0, 1) per position, written to ``label_predictions`` instead of ``predictions``.
+    label_scores: dict[str, np.ndarray] | None = None
 
     def predicted_labels(self) -> np.ndarray:
         if self.labels is not None:

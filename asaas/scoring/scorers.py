@@ -274,6 +274,7 @@ SCORERS: dict[str, ScorerKind] = {}
 KIND_MODULES: dict[str, str] = {
     "tfidf-multi": "asaas.scoring.multilingual",
     "e5-stack": "asaas.scoring.multilingual",
+    "offtopic": "asaas.offtopic.scorer",
 }
 
 

@@ -29,10 +29,16 @@ from asaas.scoring.options import DEFAULT_LANGUAGES, ScoreOptions
 from asaas.store import Store
 from asaas.store.sql import text_query
 
-_PENDING = ("NOT EXISTS (SELECT 1 FROM predictions p "
+_PENDING = ("NOT EXISTS (SELECT 1 FROM {table} p "
             "            WHERE p.review_id = s.id AND p.model_version_id = :mv) "
             "AND NOT EXISTS (SELECT 1 FROM prediction_failures f "
             "                WHERE f.review_id = s.id AND f.model_version_id = :mv)")
+
+
+def output_table(mv: ModelVersion) -> str:
+    """Where a version's predictions go: ``label_predictions`` for versions that answer several
+    labels per review (asaas.offtopic records them in params), else ``predictions``."""
+    return "label_predictions" if mv.params.get("labels") else "predictions"
 # Row comparisons, which PostgreSQL turns into index bounds (an OR of the parts it cannot).
 _AFTER = "(s.content_hash, s.id) > (:{p}_hash, :{p}_id)"
 _UPTO = "(s.content_hash, s.id) <= (:{p}_hash, :{p}_id)"
@@ -62,6 +68,13 @@ class Selection:
     languages: list[str] | None  # None: every language
     limit: int | None
     upto: tuple[str, int] | None = None
+    #: The table holding the version's predictions (``output_table``).
+    table: str = "predictions"
+
+    @property
+    def pending(self) -> str:
+        """The condition on ``reviews s``: neither scored nor failed by the version yet."""
+        return _PENDING.format(table=self.table)
 
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"dataset": self.dataset, "mv": self.model_version_id}
@@ -105,7 +118,8 @@ def selection_for(store: Store, mv: ModelVersion, options: ScoreOptions) -> Sele
         languages = None  # it has a threshold for any language, or its pooled one
     else:
         languages = list(mv.languages or DEFAULT_LANGUAGES)
-    sel = Selection(mv.id, options.dataset, options.splits, languages, options.limit)
+    sel = Selection(mv.id, options.dataset, options.splits, languages, options.limit,
+                    table=output_table(mv))
     if sel.limit is None:
         return sel
     params = {**sel.params(), "offset": sel.limit - 1}
@@ -138,7 +152,7 @@ def count(store: Store, sel: Selection) -> tuple[int, int]:
     """(reviews in the selection, of which not yet scored or failed by the version)."""
     params = sel.params()
     query = text_query(
-        f"SELECT count(*), COALESCE(SUM(CASE WHEN {_PENDING} THEN 1 ELSE 0 END), 0) "
+        f"SELECT count(*), COALESCE(SUM(CASE WHEN {sel.pending} THEN 1 ELSE 0 END), 0) "
         f"FROM reviews s WHERE {sel.where()}", params)
     with store.transaction() as conn:
         total, pending = conn.execute(query, params).one()
@@ -150,7 +164,7 @@ def _page_query(sel: Selection, after: tuple[str, int] | None, size: int,
     """Pending reviews of ``sel`` after ``after`` in content-hash order, ``size`` at most;
     ``lock``: row-locked for this transaction, skipping rows other transactions hold."""
     params = {**sel.params(), "page": size}
-    where = [sel.where(), _PENDING]
+    where = [sel.where(), sel.pending]
     if after is not None:
         where.append(_AFTER.format(p="after"))
         params.update(after_hash=after[0], after_id=after[1])
@@ -234,7 +248,7 @@ def _iter_windows(store: Store, sel: Selection, page_rows: int) -> Iterator[Page
             done: set[int] = set()
             if ids:
                 done = {int(r[0]) for r in raw.execute(
-                    "SELECT review_id FROM predictions WHERE model_version_id = ? "
+                    f"SELECT review_id FROM {sel.table} WHERE model_version_id = ? "
                     "AND review_id = ANY(?::BIGINT[]) "
                     "UNION ALL SELECT review_id FROM prediction_failures "
                     "WHERE model_version_id = ? AND review_id = ANY(?::BIGINT[])",

@@ -29,6 +29,8 @@ class PredictionWriter:
 
     def write(self, conn: sa.Connection, results: list[tuple[list[int], Scored]]) -> int:
         """Insert ``results`` inside the caller's transaction; returns predictions inserted."""
+        if any(s.label_scores is not None for _, s in results):
+            return self._write_labels(conn, results)
         ids: list[int] = []
         probs: list[float] = []
         labels: list[int] = []
@@ -70,6 +72,54 @@ class PredictionWriter:
         self.scored += inserted
         self.failed += failed
         self.truncated += sum(1 for t in truncated if t)
+        conn.execute(sa.update(scoring_runs).where(scoring_runs.c.id == self.run_id).values(
+            n_scored=self.scored, n_failed=self.failed))
+        return inserted
+
+    def _write_labels(self, conn: sa.Connection, results: list[tuple[list[int], Scored]]
+                      ) -> int:
+        """A multi-label version (asaas.offtopic): one ``label_predictions`` row per review and
+        label, all of a review's rows in this one statement, so a review is either done (every
+        label) or pending; returns the reviews inserted."""
+        ids: list[int] = []
+        names: list[str] = []
+        probs: list[float] = []
+        failures: list[dict[str, Any]] = []
+        now = utcnow()
+        n_labels = 0
+        for chunk_ids, s in results:
+            labels = s.label_scores or {}
+            n_labels = max(n_labels, len(labels))
+            for pos, review_id in enumerate(chunk_ids):
+                if pos in s.errors:
+                    failures.append({"review_id": review_id, "model_version_id": self.mv_id,
+                                     "scoring_run_id": self.run_id, "error": s.errors[pos],
+                                     "failed_at": now})
+                    continue
+                for name, values in labels.items():
+                    ids.append(review_id)
+                    names.append(name)
+                    probs.append(float(values[pos]))
+        n = len(ids)
+        p = np.asarray(probs, dtype=np.float64)
+        table = pa.table({
+            "review_id": pa.array(ids, pa.int64()),
+            "model_version_id": pa.array(np.full(n, self.mv_id, dtype=np.int64)),
+            "label_name": pa.array(names, pa.string()),
+            "scoring_run_id": pa.array(np.full(n, self.run_id, dtype=np.int64)),
+            "prob": pa.array(p),
+            "predicted": pa.array((p >= 0.5).astype(np.int16)),
+        })
+        rows = self.store.insert_arrow(conn, "label_predictions", table,
+                                       on_conflict_do_nothing=True)
+        inserted = rows // n_labels if n_labels else 0
+        failed = 0
+        if failures:
+            failed = self.store.insert_arrow(conn, "prediction_failures",
+                                             pa.Table.from_pylist(failures),
+                                             on_conflict_do_nothing=True)
+        self.scored += inserted
+        self.failed += failed
         conn.execute(sa.update(scoring_runs).where(scoring_runs.c.id == self.run_id).values(
             n_scored=self.scored, n_failed=self.failed))
         return inserted

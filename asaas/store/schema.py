@@ -48,6 +48,8 @@ SEQUENCES = (
     # Added in 0006.
     "review_history_id_seq",
     "notifications_id_seq",
+    # Added in 0009.
+    "topic_runs_id_seq",
 )
 
 products = sa.Table(
@@ -265,4 +267,64 @@ notifications = sa.Table(
     sa.Column("last_tried_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime, nullable=True),
     sa.UniqueConstraint("alert_id", "channel", name="uq_notifications_alert_channel"),
+)
+
+# Added in 0009. Versions that answer several yes/no questions per review (the off-topic
+# classifier, asaas.offtopic) write one row per review, version and label here instead of into
+# ``predictions``, so no sentiment view can read them as sentiment. Written by the scoring engine
+# in the same transaction per chunk (resumable the same way); no foreign keys, as predictions.
+label_predictions = sa.Table(
+    "label_predictions",
+    metadata,
+    sa.Column("review_id", sa.BigInteger, primary_key=True),  # reviews.id
+    sa.Column("model_version_id", sa.BigInteger, primary_key=True),  # model_versions.id
+    sa.Column("label_name", sa.String(32), primary_key=True),  # bomb, about_game, developer...
+    sa.Column("scoring_run_id", sa.BigInteger, nullable=False),  # scoring_runs.id
+    sa.Column("prob", sa.Double, nullable=False),  # the version's score mapped to (0, 1)
+    sa.Column("predicted", sa.SmallInteger, nullable=False),  # 1: the label applies
+)
+
+# Added in 0009: complaint topics (asaas.topics). One run per `asaas topics` call: the product,
+# where its negatives came from, the period clustered and the embedder used.
+topic_runs = sa.Table(
+    "topic_runs",
+    metadata,
+    _id_column("topic_runs_id_seq"),
+    sa.Column("product_id", sa.BigInteger, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("dataset", sa.String(64), nullable=True),
+    sa.Column("source", sa.String(160), nullable=False),  # labels | MODEL vN
+    sa.Column("model_version_id", sa.BigInteger, nullable=True),  # with a model source
+    sa.Column("period_start", sa.DateTime, nullable=True),  # first day clustered (NULL: all)
+    sa.Column("period_end", sa.DateTime, nullable=True),  # day after the last one clustered
+    sa.Column("alert_id", sa.String(300), nullable=True),  # when run for an alert
+    sa.Column("embedder", sa.Text, nullable=False),  # JSON: the embedder's identity
+    sa.Column("params", sa.Text, nullable=True),  # JSON: distance threshold, sizes...
+    sa.Column("n_reviews", sa.Integer, nullable=False),  # negatives clustered
+    sa.Column("n_assigned", sa.Integer, nullable=False, server_default="0"),  # outside the period
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+# Topic 0 of a run is "other" (reviews in no topic of at least the minimum size); topics 1..k
+# by size. ``centroid``: JSON list of floats (the normalised mean embedding), NULL for other.
+topics = sa.Table(
+    "topics",
+    metadata,
+    sa.Column("topic_run_id", sa.BigInteger, sa.ForeignKey("topic_runs.id"), primary_key=True),
+    sa.Column("topic_no", sa.Integer, primary_key=True),
+    sa.Column("n_reviews", sa.Integer, nullable=False),  # in the run's period
+    sa.Column("keywords", sa.Text, nullable=False),  # comma-separated, most telling first
+    sa.Column("centroid", sa.Text, nullable=True),
+    sa.Column("examples", sa.Text, nullable=True),  # JSON: review ids nearest the centre
+)
+
+# Each negative review of the run's product: its topic (0: other), its cosine similarity to
+# that topic's centre, and whether it was clustered (in the period) or assigned afterwards.
+review_topics = sa.Table(
+    "review_topics",
+    metadata,
+    sa.Column("topic_run_id", sa.BigInteger, sa.ForeignKey("topic_runs.id"), primary_key=True),
+    sa.Column("review_id", sa.BigInteger, sa.ForeignKey("reviews.id"), primary_key=True),
+    sa.Column("topic_no", sa.Integer, nullable=False),
+    sa.Column("similarity", sa.Double, nullable=True),
+    sa.Column("in_period", sa.Boolean, nullable=False),
 )

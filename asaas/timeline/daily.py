@@ -48,6 +48,10 @@ def resolve_source(store: Store, spec: str | None) -> SeriesSource:
     except AsaasError:
         raise SourceError(f"bad source {spec!r}; use labels, MODEL or MODEL:VERSION") from None
     mv = get_version(store, name, number)
+    if mv.params.get("labels"):  # a multi-label version (asaas.offtopic): no sentiment
+        raise SourceError(f"{mv.label} is an off-topic classifier, not a sentiment model: use "
+                          "labels or a sentiment model as the source (its shares are in "
+                          "`asaas alerts show` and `asaas timeline --offtopic`)")
     return SeriesSource("model", mv.id, mv.label)
 
 

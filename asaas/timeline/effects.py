@@ -202,24 +202,48 @@ def effect_of(event: Event, days: pd.DataFrame, *, source: str = "labels", windo
 def event_effects(store: Store, product: str | None = None, *, source: str | None = None,
                   window_days: int = 30, its_days: int = 182, freq: str = "week",
                   kinds: Sequence[str] | None = None, dataset: str | None = None,
-                  events: Sequence[Event] | None = None) -> list[Effect]:
-    """The effect of every event (of ``product``, of some ``kinds``) on the negative share."""
+                  events: Sequence[Event] | None = None, topic: str | None = None
+                  ) -> list[Effect]:
+    """The effect of every event (of ``product``, of some ``kinds``) on the negative share, or
+    (``topic``: RUN:TOPIC of ``asaas topics``) on that topic's share of the negative reviews:
+    "did complaints about X fall after the patch?"."""
     _check_options(window_days, its_days, freq)  # bad options fail before any query
+    pid = find_product(store, product).id if product is not None else None
+    if topic is not None:
+        from asaas.topics.runs import resolve_topic, topic_daily
+
+        if source not in (None, "labels"):
+            raise EffectsError("--topic reads the negatives its topic run was built on; drop "
+                               "--source")
+        run, number = resolve_topic(store, topic, pid)
+        info = next(t for t in run.topics if t.no == number)
+        label = f"topic {run.id}:{number} ({info.title}) of {run.source} negatives"
+        if events is None:
+            events = list_events(store, run.product.id, kinds=kinds)
+        events = [e for e in events if e.product_id == run.product.id]
+        if not events:
+            return []
+        counts = topic_daily(store, run.id, number)
+        return _effects(events, counts, label, window_days, its_days, freq)
     src = resolve_source(store, source)
     if events is None:
-        pid = find_product(store, product).id if product is not None else None
         events = list_events(store, pid, kinds=kinds)
     if not events:
         return []
     counts = daily_counts(store, src, product_ids=sorted({e.product_id for e in events}),
                           dataset=dataset)
+    return _effects(events, counts, src.label, window_days, its_days, freq)
+
+
+def _effects(events: Sequence[Event], counts: pd.DataFrame, label: str, window_days: int,
+             its_days: int, freq: str) -> list[Effect]:
     span = max(window_days, its_days)
     out = []
     for event in events:
         rows = counts[counts["product_id"] == event.product_id]
         day = pd.Timestamp(event.occurred_at).normalize()
         days = fill_days(rows, day - timedelta(days=span), day + timedelta(days=span))
-        out.append(effect_of(event, days, source=src.label, window_days=window_days,
+        out.append(effect_of(event, days, source=label, window_days=window_days,
                              its_days=its_days, freq=freq))
     return out
 

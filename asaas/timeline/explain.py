@@ -4,7 +4,7 @@ the reviews that carry them (``asaas alerts show``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,6 +25,9 @@ class Explanation:
     reviews: Table  # review_id, reviewed_at, label, prob_positive, snippet
     baseline_reviews: int  # all reviews of the baseline window
     period_reviews: int
+    #: The reviews the alert is about: its period's negatives (negative and shift alerts) or
+    #: all its reviews (volume): what its off-topic shares are computed over.
+    focus_ids: list[int] = field(default_factory=list)
 
 
 SNIPPET_CHARS = 160
@@ -119,7 +122,8 @@ def explain(store: Store, alert: Alert | str, *, source: str | None = None,
         (int(r.review_id), r.reviewed_at, None if pd.isna(r.label) else int(r.label),
          None if pd.isna(r.prob_positive) else float(r.prob_positive),
          _snippet(r.text)) for r in shown.itertuples()])
-    return Explanation(alert, terms, reviews, len(baseline), len(period))
+    return Explanation(alert, terms, reviews, len(baseline), len(period),
+                       [int(i) for i in focus["review_id"]])
 
 
 def _driving_reviews(focus: pd.DataFrame, terms: Table, kind: str, *, by_confidence: bool

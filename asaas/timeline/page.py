@@ -10,8 +10,10 @@ review, rather than joining points a year apart. Models are secondary: one versi
 reader wants the labels alone. Above the plot, one lane per alert kind marks each alert at its
 exact days (a one-day bomb is a visible box, not a stripe lost in a shaded half-year) and one
 lane names the events; in the plot, bursts are a narrow tint at their days and a shift is a
-dashed line at its new level. Under it, review volume on an axis cut where the ordinary periods
-stay readable (taller bars are marked with their count). The period length comes from the
+dashed line at its new level. With an off-topic classifier (`asaas timeline --offtopic`), one
+more lane marks the periods whose reviews are largely off-topic (``offtopic_periods`` of
+``asaas.offtopic.timeline``), tinted in the plot like a burst. Under it, review volume on an
+axis cut where the ordinary periods stay readable (taller bars are marked with their count). The period length comes from the
 series (``--freq``, or chosen for the product's volume: ``asaas.timeline.series.auto_freq``).
 """
 
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from asaas.charts import (Chart, Frame, Shape, band, bars, days, line, nice_max, px, rule, span,
                           text, time_ticks)
@@ -47,6 +50,10 @@ KINDS = {
     "volume": ("#ff7f0e", "volume: a burst of reviews without more negatives (launch, sale, "
                           "giveaway, positive bomb)"),
     "shift": ("#7b4fb0", "shift: the negative share rose and stayed (dashed: its new level)"),
+    # Not an alert: a period an off-topic classifier marks (AlertSpan kind "offtopic").
+    "offtopic": ("#a6761d", "off-topic: a period whose corrected off-topic share is at least "
+                            "20% (lower 95% bound; off-topic classifier), Steam's \"off-topic "
+                            "review activity\""),
 }
 #: Model colours: none of the alert kinds' reds, oranges or purples.
 MODEL_COLOURS = ("#1f77b4", "#2ca02c", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
@@ -127,18 +134,21 @@ def _alert_marks(frame: Frame, alerts: Sequence[AlertSpan], lanes: dict[str, flo
     for a in sorted(alerts, key=lambda a: a.start):
         kind = a.kind if a.kind in KINDS else "negative"
         colour = KINDS[kind][0]
+        off = kind == "offtopic"
         lo, hi = days(a.start), days(a.end)
         if hi < frame.x_lo or lo > frame.x_hi:
             continue
         x0, x1 = frame.x(max(lo, frame.x_lo)), frame.x(min(hi, frame.x_hi))
         last = date.fromordinal(a.end.toordinal() - 1) if a.days > 1 else a.start.date()
-        tip = (f"{kind} alert {a.alert_id or ''} {a.start:%Y-%m-%d}"
+        tip = (("off-topic period " if off else f"{kind} alert {a.alert_id or ''} ")
+               + f"{a.start:%Y-%m-%d}"
                + (f" to {last:%Y-%m-%d}" if a.days > 1 else "")
                + f" ({a.days} day{'s' if a.days != 1 else ''}): {a.label}")
         if kind in lanes:
             y = lanes[kind]
             width = max(x1 - x0, 3.0)
-            out.append(Shape("rect", {"class": "alert", "data-kind": kind, "x": px(x0),
+            out.append(Shape("rect", {"class": "offtopic" if off else "alert", "data-kind": kind,
+                                      "x": px(x0),
                                       "y": px(y + 3), "width": px(width), "height": LANE - 6,
                                       "fill": colour}, tip=tip))
             # Dated when the date fits before the lane's next alert and after the last date.
@@ -162,7 +172,8 @@ def _alert_marks(frame: Frame, alerts: Sequence[AlertSpan], lanes: dict[str, flo
                                           "stroke": colour, "stroke-opacity": 0.5,
                                           "fill": "none"}, tip=tip))
         elif kind != "shift":
-            tint = span(frame, lo, hi, colour, 0.16, tip, cls="alert-days")
+            tint = span(frame, lo, hi, colour, 0.16, tip,
+                        cls="offtopic-days" if off else "alert-days")
             if tint is not None:
                 if float(tint.attrs["width"]) < 3:
                     tint = Shape("rect", {**tint.attrs, "width": 3,
@@ -237,7 +248,8 @@ def share_chart(name: str, axis: Axis, observed: list[dict], models: dict[str, l
                         xticks=time_ticks(axis.lo, axis.hi, most=12), yticks=share_ticks(y_max))
     lanes = _lanes(kinds, bool(events))
     for kind in kinds:
-        shapes.append(text(frame.left - 6, lanes[kind] + LANE - 5, kind, size=10, anchor="end",
+        shapes.append(text(frame.left - 6, lanes[kind] + LANE - 5,
+                           "off-topic" if kind == "offtopic" else kind, size=10, anchor="end",
                            fill=KINDS[kind][0]))
     if events:
         shapes.append(text(frame.left - 6, lanes["events"] + 11, "events", size=10,
@@ -390,9 +402,12 @@ def _summary(axis: Axis, observed: list[dict], volume_rows: list[dict],
              f"{axis.starts[0]:%Y-%m-%d}"]
     if labelled:
         parts.append(f"{negative / labelled:.1%} of the {labelled:,} labelled ones negative")
-    found = {k: sum(1 for a in alerts if a.kind == k) for k in KINDS}
+    found = {k: sum(1 for a in alerts if a.kind == k) for k in KINDS if k != "offtopic"}
     if any(found.values()):
         parts.append("alerts: " + ", ".join(f"{n} {k}" for k, n in found.items() if n))
+    off = sum(1 for a in alerts if a.kind == "offtopic")
+    if off:
+        parts.append(f"{off} off-topic period{'s' if off != 1 else ''}")
     if events:
         parts.append(f"{len(events)} event{'s' if len(events) != 1 else ''}")
     return "; ".join(parts) + "."
@@ -401,7 +416,7 @@ def _summary(axis: Axis, observed: list[dict], volume_rows: list[dict],
 def _alerts_table(alerts: Sequence[AlertSpan]) -> Table:
     return Table(list(ALERT_TABLE_COLUMNS), [
         (a.alert_id, a.kind, a.start.date(), date.fromordinal(a.end.toordinal() - 1), a.days,
-         a.label) for a in alerts])
+         a.label) for a in alerts if a.kind != "offtopic"])
 
 
 def render_timeline_html(series: Series, observed: dict[int, list[dict]],
@@ -455,8 +470,11 @@ def render_timeline_html(series: Series, observed: dict[int, list[dict]],
                   language=series.language, sections=sections)
 
 
-def write_timeline_html(store: Store, path: str | Path, series: Series) -> Path:
-    """Write the page for ``series``, with the products' events and alerts (atomically)."""
+def write_timeline_html(store: Store, path: str | Path, series: Series,
+                        offtopic: Sequence[tuple[int, Any, Any, str]] | None = None) -> Path:
+    """Write the page for ``series``, with the products' events and alerts (atomically);
+    ``offtopic``: (product id, start, end, label) of the periods an off-topic classifier marks
+    (``asaas.offtopic.timeline.offtopic_periods``), in a lane of their own."""
     target = check_target(path)
     labels = read_series(store, series.products, dataset=series.dataset, freq=series.freq,
                          language=series.language, since=series.since, until=series.until)
@@ -467,6 +485,8 @@ def write_timeline_html(store: Store, path: str | Path, series: Series) -> Path:
     ids = [p.id for p in series.products]
     alerts = alerts_for(store, ids, dataset=series.dataset, since=series.since,
                         until=series.until)
+    alerts += [AlertSpan(pid, start, end, label, "offtopic")
+               for pid, start, end, label in (offtopic or ())]
     page = render_timeline_html(series, observed, events_for(store, ids), alerts)
     return write_page(target, page)
 
