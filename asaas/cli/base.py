@@ -82,9 +82,11 @@ def split_list(values: tuple[str, ...]) -> list[str] | None:
 
 
 def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--format table|markdown|csv|json`` for commands that print a table."""
-    return click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
-                        default="table", show_default=True, help="Output format.")(func)
+    """``--format table|markdown|csv|csv-raw|json`` for commands that print a table."""
+    from asaas.tables import CSV_HELP, FORMATS
+
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                        show_default=True, help=f"Output format ({CSV_HELP})")(func)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -39,7 +39,7 @@ A job file lists steps::
     [[steps]]
     kind = "report"                   # asaas report, written to a file
     path = "reports/nightly.md"
-    format = "markdown"               # table, markdown, csv, json or html
+    format = "markdown"               # table, markdown, csv, csv-raw, json or html
                                       # also split, dataset, models, latest as for asaas report
 
     [[steps]]
@@ -50,7 +50,7 @@ A job file lists steps::
     kind = "alerts"                   # an alerts table, written to a file
     path = "reports/alerts.md"
     table = "alerts"                  # alerts, responsiveness, recoveries or effects
-    format = "markdown"               # table, markdown, csv or json
+    format = "markdown"               # table, markdown, csv, csv-raw or json
     source = "labels"                 # optional: labels or MODEL[:VERSION]; also dataset,
                                       # kinds = ["negative"], since = "2018-01-01" and
                                       # window_days = 30 (effects)

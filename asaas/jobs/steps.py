@@ -21,6 +21,7 @@ from asaas.errors import ConfigError, JobError
 from asaas.options import Options, ReportOptions, option
 from asaas.scoring.options import ScoreRun
 from asaas.store import Store
+from asaas.tables import FORMATS
 from asaas.timeline.rules import KINDS as ALERT_KINDS
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 #: What an ``alerts`` step can write (``table = ...``).
 ALERT_TABLES = ("alerts", "responsiveness", "recoveries", "effects")
 #: Output formats of a file a step writes (``format = ...``); a report may also be html.
-TABLE_FORMATS = ("table", "markdown", "csv", "json")
+TABLE_FORMATS = FORMATS  # csv-raw too: see asaas.tables.CSV_HELP
 
 
 @dataclass
