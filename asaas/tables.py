@@ -1,11 +1,11 @@
 """Result tables: what a read query returns and how commands print it.
 
 A ``Table`` is column names and rows. ``query`` fills one from a read statement (on a Store or
-an open connection); ``format_table`` prints it as an aligned table, markdown, csv or json, and
-is the one place where asaas writes CSV (``csv`` neutralises cells a spreadsheet would run as
-a formula; ``csv-raw`` writes them as stored). Reports, timelines, pages and the CLI all build on this
-module; it imports nothing of asaas but the errors at load time, so anything (the store
-included) may import it.
+an open connection); ``format_table`` prints it as an aligned table, markdown, csv or json,
+and is the one place where asaas writes CSV (``csv`` neutralises cells a spreadsheet would run
+as a formula; ``csv-raw`` writes them as stored). Reports, timelines, pages and the CLI all
+build on this module; it imports nothing of asaas but the errors at load time, so anything (the
+store included) may import it.
 """
 
 from __future__ import annotations

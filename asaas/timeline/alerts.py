@@ -83,7 +83,7 @@ def detect(store: Store, product_id: int | None = None, *, product: str | None =
     rule = (rule or AlertRule()).check()
     src: SeriesSource = resolve_source(store, source)
     if product is not None:
-        product_id = find_product(store, product).id
+        product_id = find_product(store, product, dataset=dataset).id
     counts = daily_counts(store, src, dataset=dataset)
     found = detect_frame(counts, products_by_id(store), rule, source=src.label,
                          product_ids=None if product_id is None else [product_id])
@@ -129,7 +129,7 @@ def find_alert(store: Store, alert_id: str, *, source: str | None = None,
     """The alert ``KIND:PRODUCT:YYYY-MM-DD`` names (any alert of that kind and product whose
     period contains the day, so an id stays usable while a period grows)."""
     kind, ref, day = parse_alert_id(alert_id)
-    prod = find_product(store, ref)
+    prod = find_product(store, ref, dataset=dataset)
     rule = rule or AlertRule()
     found = detect(store, prod.id, source=source, dataset=dataset,
                    rule=replace(rule, kinds=tuple(dict.fromkeys((*rule.kinds, kind)))))

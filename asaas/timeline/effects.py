@@ -207,7 +207,8 @@ def event_effects(store: Store, product: str | None = None, *, source: str | Non
     _check_options(window_days, its_days, freq)  # bad options fail before any query
     src = resolve_source(store, source)
     if events is None:
-        pid = find_product(store, product).id if product is not None else None
+        pid = (find_product(store, product, dataset=dataset).id if product is not None
+               else None)
         events = list_events(store, pid, kinds=kinds)
     if not events:
         return []
