@@ -4,6 +4,7 @@ it scores, then the steps in order, one log line each; the first failing step st
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +32,9 @@ EXIT_LOCKED = 75  # EX_TEMPFAIL: "try again later", which is what an overlapping
 
 Log = Callable[[str], None]
 
+#: Control characters, shown escaped (\\n, \\x1b) in log lines.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
 
 @dataclass
 class StepResult:
@@ -46,8 +50,11 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
     out = stream or sys.stderr
 
     def log(message: str) -> None:
-        # Cron appends these lines to a file: no password may reach it (URLs, driver errors).
-        out.write(f"{utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {mask_secrets(message)}\n")
+        # Cron appends these lines to a file: no password may reach it (URLs, driver errors),
+        # and no line break either: a path, product name or driver error holding one would
+        # write a line of its own into the log, one that looks like asaas wrote it.
+        line = _CONTROL.sub(lambda m: repr(m.group())[1:-1], mask_secrets(message))
+        out.write(f"{utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {line}\n")
         out.flush()
 
     try:

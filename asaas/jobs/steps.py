@@ -51,11 +51,15 @@ class StepContext:
 
 
 def _write(target: Path, text: str) -> None:
-    """Write through a temporary file: readers of the file never see half of it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(target)
+    """Write through a temporary file: readers of the file never see half of it (see
+    ``pages.write_page``: links followed, devices written in place, one-line errors)."""
+    from asaas.pages import write_page
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JobError(f"cannot create the folder of {target} ({exc.strerror})") from None
+    write_page(target, text + "\n")
 
 
 # -- ingest --------------------------------------------------------------------------------------
