@@ -64,8 +64,9 @@ The package: ``loading`` (the file and its steps), ``steps`` (one entry per step
 type and what runs it), ``lock`` (one run of a job at a time), ``runner`` (the run, its log lines
 and ``job_runs`` record), ``cron`` (the crontab line).
 
-Safety: a lock file per job (``flock``, released by the kernel even on SIGKILL) keeps two runs
-of the same job from overlapping; the second exits at once with ``EXIT_LOCKED``. Every run is a
+Safety: a lock per job keeps two runs of the same job on one database from overlapping (a
+``flock``ed file for DuckDB, released by the kernel even on SIGKILL; an advisory lock held in
+a PostgreSQL database, keyed on the job's name); the second exits at once with ``EXIT_LOCKED``. Every run is a
 row in ``job_runs`` (start, end, status, per-step counts and timings, error). A failing step stops
 the later ones and the exit code is non-zero. Scoring is resumable, so a rerun after a crash picks
 up where it stopped.

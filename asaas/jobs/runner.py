@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from asaas.clock import process_gone, this_process, utcnow
 from asaas.errors import AsaasError, JobError
 from asaas.jobs.loading import Job, load_job
-from asaas.jobs.lock import JobLock, lock_path
+from asaas.jobs.lock import DatabaseJobLock, JobLock, lock_path, uses_database_lock
 from asaas.jobs.steps import STEPS, ScoreStep, StepContext
 from asaas.settings import Settings
 from asaas.store import Store, open_store
@@ -64,8 +64,14 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
         return EXIT_BAD_JOB
     settings = Settings()
     url = db_url or job.db or settings.db_url
+    store: Store | None = None
+    lock: JobLock | DatabaseJobLock
     try:
-        lock = JobLock(lock_path(job, url))
+        if uses_database_lock(url):  # PostgreSQL: the lock lives in the database itself
+            store = open_store(url, busy_timeout_s=settings.busy_timeout_s)
+            lock = DatabaseJobLock(store, job.name)
+        else:  # DuckDB: a lock file keyed on the database file's real path
+            lock = JobLock(lock_path(job, url))
         acquired = lock.acquire()
     except AsaasError as exc:
         log(f"job {job.name}: cannot start: {exc}")
@@ -75,16 +81,18 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
             f"doing anything (exit {EXIT_LOCKED})")
         return EXIT_LOCKED
     try:
-        return _run_locked(job, url, settings, log)
+        return _run_locked(job, url, settings, log, store)
     finally:
         lock.release()
 
 
-def _run_locked(job: Job, url: str, settings: Settings, log: Log) -> int:
+def _run_locked(job: Job, url: str, settings: Settings, log: Log,
+                store: Store | None = None) -> int:
     t_job = time.perf_counter()
     try:
-        store = open_store(url, busy_timeout_s=settings.busy_timeout_s)
-        run_id = _start(store, job)
+        any_host = store is not None  # the database lock: no other run of this job is alive
+        store = store or open_store(url, busy_timeout_s=settings.busy_timeout_s)
+        run_id = _start(store, job, any_host=any_host)
     except AsaasError as exc:
         log(f"job {job.name}: cannot start: {exc}")
         return EXIT_STEP_FAILED
@@ -102,11 +110,12 @@ def _run_locked(job: Job, url: str, settings: Settings, log: Log) -> int:
     return exit_code
 
 
-def _start(store: Store, job: Job) -> int:
+def _start(store: Store, job: Job, *, any_host: bool = False) -> int:
     """Record the run as running (runs of this job left running by a dead process are marked
-    interrupted first); returns its id."""
+    interrupted first: of this host, or of any host under the database lock, which no live run
+    of the job can hold beside this one); returns its id."""
     with store.transaction() as conn:
-        _close_stale_job_runs(conn, job.name)
+        _close_stale_job_runs(conn, job.name, any_host=any_host)
         run_id = next_id(conn, "job_runs_id_seq")
         conn.execute(sa.insert(job_runs).values(
             id=run_id, job_name=job.name, job_file=str(job.path), status="running",
@@ -114,11 +123,11 @@ def _start(store: Store, job: Job) -> int:
     return run_id
 
 
-def _close_stale_job_runs(conn: sa.Connection, name: str) -> None:
+def _close_stale_job_runs(conn: sa.Connection, name: str, *, any_host: bool = False) -> None:
     rows = conn.execute(sa.select(job_runs.c.id, job_runs.c.host, job_runs.c.pid).where(
         job_runs.c.job_name == name, job_runs.c.status == "running")).fetchall()
     for run_id, run_host, pid in rows:
-        if process_gone(run_host, pid):
+        if any_host or process_gone(run_host, pid):
             conn.execute(sa.update(job_runs).where(job_runs.c.id == run_id).values(
                 status="interrupted", error="process ended without finishing (killed?)"))
 
