@@ -88,3 +88,16 @@ def test_errors_quote_long_names_cut_short(two_datasets, invoke):
     added = ok(invoke("events", "add", "Long x", "--dataset", "steam", "--at", "2021-03-10",
                       "--kind", "patch", "--title", "x"))  # a unique part of the name
     assert added.startswith("event 1: patch of 42")
+
+
+def test_errors_show_control_characters_in_names(db_path, invoke):
+    """A product name from the data holding ESC sequences or a line break reaches the terminal
+    only as text, in one line (every one-line error passes through the CLI's fail_cleanly)."""
+    write_reviews(db_path, [Review("1", T0, 1), Review("2", T0, 1)], dataset="steam",
+                  source="steam", names={"1": "Evil\x1b]0;pwned\x07\x1b[2J one",
+                                         "2": "Evil two\u202e"})
+    result = invoke("events", "add", "evil", "--at", "2021-03-10", "--kind", "patch",
+                    "--title", "x")
+    line = err(result)
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\\x1b]0;pwned\\x07" in line and "\\u202e" in line
