@@ -133,9 +133,10 @@ def _close_stale_job_runs(conn: sa.Connection, name: str, *, any_host: bool = Fa
 
 
 def _preflight(store: Store, job: Job) -> str | None:
-    """Check, before any step runs, that every model a score step names exists and that its
-    files are still where the registry says (cron runs long after models were registered)."""
-    from asaas.models.registry import model_names, resolve_ref
+    """Check, before any step runs, that every model a score step names exists, is signed with
+    this host's registry key and that its files are still where the registry says (cron runs
+    long after models were registered)."""
+    from asaas.models.registry import check_signature, model_names, resolve_ref
 
     for step in job.steps:
         if not isinstance(step.options, ScoreStep):
@@ -147,6 +148,10 @@ def _preflight(store: Store, job: Job) -> str | None:
         except AsaasError as exc:
             return str(exc)
         for mv in versions:
+            try:
+                check_signature(store, mv)
+            except AsaasError as exc:
+                return str(exc)
             path = Path(mv.artifact_uri)
             if (mv.kind == "sklearn" or path.is_absolute()) and not path.exists():
                 return (f"the files of {mv.label} are missing at {mv.artifact_uri} (moved or "
