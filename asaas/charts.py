@@ -9,7 +9,7 @@ fetched from anywhere: the pages stay self-contained.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -41,13 +41,15 @@ class Swatch:
 
 @dataclass
 class Chart:
-    """An SVG picture: ``width`` x ``height`` pixels, ``label`` for screen readers."""
+    """An SVG picture: ``width`` x ``height`` pixels, ``label`` for screen readers.
+    ``responsive``: drawn at the page's width (the picture scales, text with it)."""
 
     width: int
     height: int
     label: str
     shapes: list[Shape]
     legend: list[Swatch] = field(default_factory=list)
+    responsive: bool = False
 
 
 def px(value: float) -> str:
@@ -114,8 +116,9 @@ class Frame:
                             anchor="middle"))
         return out
 
-    def chart(self, label: str, shapes: list[Shape], legend: Sequence[Swatch] = ()) -> Chart:
-        return Chart(self.width, self.height, label, shapes, list(legend))
+    def chart(self, label: str, shapes: list[Shape], legend: Sequence[Swatch] = (), *,
+              responsive: bool = False) -> Chart:
+        return Chart(self.width, self.height, label, shapes, list(legend), responsive)
 
 
 def _runs(points: Sequence[tuple[float, Any]]) -> list[list[tuple[float, Any]]]:
@@ -239,9 +242,20 @@ def nice_max(value: float) -> float:
     return 1.0
 
 
-def time_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """Ticks of a time axis from day ``lo`` to ``hi``: Mondays over a few weeks, else months
-    (or years) at most eight of them."""
+def _month_steps() -> Iterator[int]:
+    """Tick steps in months: 1, 2, 3, 6, then 1, 2, 5, 10, 20, 50... years (no end)."""
+    yield from (1, 2, 3, 6)
+    scale = 1
+    while True:
+        for years in (1, 2, 5):
+            yield 12 * years * scale
+        scale *= 10
+
+
+def time_ticks(lo: float, hi: float, most: int = 8) -> list[tuple[float, str]]:
+    """Ticks of a time axis from day ``lo`` to ``hi``: Mondays over a few weeks, else the first
+    days of months or years, every 1, 2, 3 or 6 months or 1, 2, 5, 10... years, at most
+    ``most`` of them (any span: a review dated 1970 stretches the axis over decades)."""
     first = EPOCH + timedelta(days=int(lo))
     last = EPOCH + timedelta(days=int(hi) + 1)
     months = (last.year - first.year) * 12 + last.month - first.month + 1
@@ -249,7 +263,7 @@ def time_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
         start = first - timedelta(days=first.weekday())
         mondays = [start + timedelta(weeks=k) for k in range(int((hi - lo) / 7) + 2)]
         return [(days(d), d.isoformat()) for d in mondays if lo <= days(d) <= hi]
-    step = next(s for s in (1, 2, 3, 6, 12, 24, 60) if months / s <= 8)
+    step = next(s for s in _month_steps() if months / s <= most)
     ticks, y, m = [], first.year, first.month
     while (y, m) <= (last.year, last.month):
         if (y * 12 + m - 1) % step == 0:

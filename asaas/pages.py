@@ -30,6 +30,9 @@ def _environment() -> Any:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["cell"] = format_cell
+    # Column names may wrap after their underscores (a zero-width space), so that a wide table
+    # of short numbers is not as wide as its longest names.
+    env.filters["breakable"] = lambda name: str(name).replace("_", "_\u200b")
     return env
 
 

@@ -4,19 +4,27 @@ of ``asaas sql``.
 
 Every number comes from the views in ``sql/``; this module only selects, so what ``asaas
 report`` prints is what anyone gets from ``SELECT * FROM metrics`` in any SQL client.
+
+A report is built once (``build_report``: the metrics with their notes, the paired
+comparisons) and rendered per format (``format_report`` for table, markdown, csv and json;
+``asaas.report_page`` for html), by `asaas report` and a job's report step alike, so no format
+drops a warning or the pairs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from asaas.errors import AsaasError
 from asaas.models.registry import model_names
 from asaas.settings import DEFAULT_DATASET
 from asaas.store import Store
-from asaas.tables import Table, float_rows, query
+from asaas.tables import Table, float_rows, format_table, json_rows, query
 
+if TYPE_CHECKING:
+    from asaas.options import ReportOptions
 
 #: Columns of the headline report, in order.
 REPORT_COLUMNS = (
@@ -27,6 +35,15 @@ REPORT_COLUMNS = (
     "average_precision", "brier_score", "expected_calibration_error", "tn", "fp", "fn", "tp",
     "reason", "model_version_id",
 )
+
+#: Columns of the metric table in table, markdown and html without --full (csv and json: all).
+COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "accuracy",
+                   "accuracy_ci_low", "accuracy_ci_high", "balanced_accuracy", "f1", "roc_auc",
+                   "roc_auc_ci_low", "roc_auc_ci_high", "brier_score", "note")
+
+#: What the paired comparison below the metric table is, in every format that shows both.
+PAIRS_HEADING = ("paired on the reviews both versions scored (accuracy on those only; b: only "
+                 "A right, c: only B right; McNemar p-value)")
 
 #: Columns of the paired comparison: every two versions on the reviews both have scored.
 PAIR_COLUMNS = ("model_label_a", "model_label_b", "split", "n_shared", "accuracy_a",
@@ -96,6 +113,56 @@ def comparisons_report(store: Store, metrics: Table) -> Table:
            f"AND model_version_id_b IN :ids AND ({keys}) ORDER BY split, p_value, "
            "model_label_a, model_label_b")
     return query(store, sql, params)
+
+
+@dataclass
+class Report:
+    """What `asaas report` and a job's report step show, in any format: every version's
+    metrics with a ``note`` (incomplete, trained on the split, a metric's reason), and every
+    two versions paired on the reviews both scored."""
+
+    metrics: Table
+    pairs: Table
+    split: str | None
+    dataset: str
+
+    def shown(self, full: bool = False) -> Table:
+        """The metric table as table, markdown and html show it (compact unless ``full``)."""
+        return self.metrics if full else self.metrics.select(
+            [c for c in COMPACT_COLUMNS if c in self.metrics.columns])
+
+
+def build_report(store: Store, options: ReportOptions) -> Report:
+    """The report for ``options`` (``asaas.options.ReportOptions``), read from the views."""
+    table = metrics_report(store, **options.query())
+    return Report(with_notes(table), comparisons_report(store, table), options.split,
+                  options.dataset)
+
+
+#: Longest cell of the report's table and markdown output (format_table cuts at 80 otherwise).
+NOTE_WIDTH = 400
+
+EMPTY_REPORT = "no predictions on labelled reviews yet: run `asaas score --model NAME`"
+
+
+def format_report(report: Report, fmt: str, *, full: bool = False) -> str:
+    """The report as text: table and markdown show the metric table (compact unless ``full``)
+    and the pairs under it; json holds both (``{"metrics": [...], "pairs": [...]}``), every
+    column; csv, one table per file, the metric rows with every column and the note."""
+    import json
+
+    if not report.metrics.rows:
+        return EMPTY_REPORT
+    if fmt == "json":
+        return json.dumps({"metrics": json_rows(report.metrics),
+                           "pairs": json_rows(report.pairs)}, indent=2, default=str)
+    if fmt == "csv":
+        return format_table(report.metrics, fmt)
+    # Cells whole: a note cut at 80 characters would drop the very warning it carries.
+    text = format_table(report.shown(full), fmt, max_width=NOTE_WIDTH)
+    if report.pairs.rows:
+        text += f"\n\n{PAIRS_HEADING}:\n" + format_table(report.pairs, fmt, max_width=NOTE_WIDTH)
+    return text
 
 
 def disagreements_report(store: Store, model_a: str, model_b: str, *, split: str | None = "test",

@@ -11,14 +11,10 @@ from typing import Any
 from asaas.charts import PALETTE, Chart, Frame, Shape, Swatch, line, text
 from asaas.errors import AsaasError
 from asaas.pages import check_target, render, write_page
-from asaas.settings import DEFAULT_DATASET
+from asaas.report import PAIRS_HEADING, Report
 from asaas.store import Store
 from asaas.tables import Table, query
 
-#: Columns of the metric table on the page.
-PAGE_COLUMNS = ("model", "version", "scoring", "n", "coverage", "accuracy", "accuracy_ci_low",
-                "accuracy_ci_high", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
-                "average_precision", "brier_score", "expected_calibration_error", "note")
 #: Points drawn of one curve at most (a ROC curve has a point per distinct score).
 MAX_CURVE_POINTS = 400
 SIZE, PAD = 320, 40
@@ -80,13 +76,14 @@ def _curves(store: Store, view: str, x: str, y: str, versions: list[dict], split
     return out
 
 
-def render_html(store: Store, metrics: Table, *, split: str | None = "test",
-                dataset: str = DEFAULT_DATASET) -> str:
-    """The page for ``metrics`` (a ``metrics_report`` table, with ``report.with_notes``' note
-    column when it has one); the curves are read from the views."""
-    rows = [r for r in metrics.dicts() if r["n"]]
+def render_html(store: Store, report: Report, *, full: bool = False) -> str:
+    """The page for ``report`` (``asaas.report.build_report``): the metric table as the text
+    output shows it (compact unless ``full``, the note column included), the paired
+    comparisons, and the curves and confusion matrices read from the views."""
+    rows = [r for r in report.metrics.dicts() if r["n"]]
     if not rows:
         raise AsaasError("no predictions on labelled reviews to plot: run `asaas score` first")
+    split, dataset = report.split, report.dataset
     ids = query(store, "SELECT model_version_id, model, version FROM model_version_names").rows
     by_name = {(m, v): i for i, m, v in ids}
     versions = [{"model_version_id": by_name[(r["model"], r["version"])],
@@ -106,17 +103,19 @@ def render_html(store: Store, metrics: Table, *, split: str | None = "test",
         curve_chart("Reliability", "mean predicted P(positive)", "share positive", cal,
                     diagonal=True, markers=True),
     ]
-    columns = [c for c in PAGE_COLUMNS if c in metrics.columns]
+    shown = report.shown(full)
+    scored = Table(shown.columns, [row for row, d in zip(shown.rows, report.metrics.dicts())
+                                   if d["n"]])
     return render("report.html", page="asaas report", count_marks=False,
                   title=f"asaas report: {dataset} / {split or 'all'}", n_versions=len(rows),
-                  metrics=Table(columns, [tuple(r[c] for c in columns) for r in rows]),
-                  curves=curves, confusions=[confusion_chart(v["label"], v["tn"], v["fp"],
-                                                             v["fn"], v["tp"])
-                                             for v in versions])
+                  metrics=scored,
+                  pairs=report.pairs, pairs_heading=PAIRS_HEADING, curves=curves,
+                  confusions=[confusion_chart(v["label"], v["tn"], v["fp"], v["fn"], v["tp"])
+                              for v in versions])
 
 
-def write_html_report(store: Store, path: str | Path, metrics: Table, *,
-                      split: str | None = "test", dataset: str = DEFAULT_DATASET) -> Path:
-    """Write the page for ``metrics`` to ``path`` (atomically)."""
+def write_html_report(store: Store, path: str | Path, report: Report, *,
+                      full: bool = False) -> Path:
+    """Write the page for ``report`` to ``path`` (atomically)."""
     target = check_target(path)
-    return write_page(target, render_html(store, metrics, split=split, dataset=dataset))
+    return write_page(target, render_html(store, report, full=full))

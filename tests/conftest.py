@@ -1,18 +1,21 @@
-"""Shared fixtures: every test gets its own database and model home, and never the network."""
+"""Fixtures for every test: its own database and model home and never the network, the CLI,
+each database engine, tiny models and small review corpora written to files.
+
+What the fixtures build lives in helper modules beside this one (tests/reviews_data.py,
+tests/tiny_models.py); the PostgreSQL server is tests/pg.py's; what a test needs from the
+machine, tests/requires.py. Fixtures for one part of the package live in that part's folder
+(tests/jobs/conftest.py, tests/scoring/conftest.py).
+"""
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tests.pg import pg_server  # noqa: F401  (the throwaway PostgreSQL server, for every module)
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SHARED_IMDB = SHARED / "data" / "imdb"
+from tests.reviews_data import learnable_reviews, synthetic_reviews, write_aclimdb, write_tarball
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -70,44 +73,9 @@ def invoke(runner: CliRunner):
     return _invoke
 
 
-# A tiny IMDB-like corpus: (split, class, id, rating, text).
-ACL_ROWS = [
-    ("train", "pos", 0, 9, "A wonderful film.<br /><br />Loved every minute."),
-    ("train", "pos", 1, 7, "Good acting and a clever plot."),
-    ("train", "neg", 0, 2, "Dull, slow and far too long."),
-    ("train", "neg", 1, 1, "The worst film I have seen this year."),
-    ("train", "unsup", 0, 0, "I watched it on a Tuesday."),
-    ("test", "pos", 0, 10, "Brilliant! A masterpiece."),
-    ("test", "neg", 0, 3, "Not worth the ticket."),
-]
-
-
-def write_aclimdb(root: Path, rows=ACL_ROWS) -> Path:
-    base = root / "aclImdb"
-    for split, cls, n, rating, text in rows:
-        d = base / split / cls
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"{n}_{rating}.txt").write_text(text, encoding="utf-8")
-    return base
-
-
 @pytest.fixture
 def aclimdb_dir(tmp_path: Path) -> Path:
     return write_aclimdb(tmp_path / "src")
-
-
-def write_tarball(path: Path, rows=ACL_ROWS, extra: dict[str, bytes] | None = None) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for split, cls, n, rating, text in rows:
-            data = text.encode("utf-8")
-            info = tarfile.TarInfo(f"aclImdb/{split}/{cls}/{n}_{rating}.txt")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, data in (extra or {}).items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 @pytest.fixture
@@ -139,22 +107,6 @@ def tiny_distilbert(tmp_path_factory) -> Path:
                                  "distilbert")
 
 
-def synthetic_reviews(n: int, seed: int = 0) -> list[tuple[str, str, int]]:
-    """(id, text, label) with lengths from a few words to well past 128 tokens."""
-    import random
-
-    from tests.tiny_models import WORDS
-
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        label = i % 2
-        length = rng.choice([3, 8, 20, 60, 150, 300])
-        words = [rng.choice(WORDS) for _ in range(length)]
-        rows.append((f"r{i}", " ".join(words).capitalize() + ".", label))
-    return rows
-
-
 @pytest.fixture
 def review_file(tmp_path: Path):
     """Write n synthetic labelled reviews as test.parquet and return its path."""
@@ -169,27 +121,6 @@ def review_file(tmp_path: Path):
         return path
 
     return _make
-
-
-POSITIVE_WORDS = "good great wonderful brilliant loved best fun enjoyable masterpiece clever".split()
-NEGATIVE_WORDS = "bad awful worst terrible boring dull slow waste hated poor".split()
-FILLER = "the film movie story plot acting scene cast music ending i watched it this year".split()
-
-
-def learnable_reviews(n: int, seed: int = 0, split: str = "train") -> list[tuple[str, str, int]]:
-    """(id, text, label): sentiment words decide the label, filler words add noise."""
-    import random
-
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        label = i % 2
-        cue = POSITIVE_WORDS if label else NEGATIVE_WORDS
-        words = [rng.choice(FILLER) for _ in range(rng.randint(4, 40))]
-        for _ in range(rng.randint(1, 3)):
-            words.insert(rng.randrange(len(words) + 1), rng.choice(cue))
-        rows.append((f"{split}{i}", " ".join(words), label))
-    return rows
 
 
 @pytest.fixture

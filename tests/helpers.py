@@ -1,6 +1,10 @@
-"""Assertions shared by the CLI tests."""
+"""Assertions and small tools shared by the tests: a command's success or one-line error, direct
+queries of either engine, the reviews a scoring run would select, job files, hostile pickles."""
 
 from __future__ import annotations
+
+import textwrap
+from pathlib import Path
 
 import duckdb
 
@@ -51,6 +55,15 @@ def q(db, sql: str) -> list[tuple]:
         engine.dispose()
 
 
+def accuracy(db, model: str) -> float:
+    """The accuracy of ``model``'s predictions on the labelled test split (any version)."""
+    return q(db, f"""
+        SELECT avg((p.label = r.label)::INT) FROM predictions p
+        JOIN reviews r ON r.id = p.review_id
+        JOIN model_versions v ON v.id = p.model_version_id JOIN models m ON m.id = v.model_id
+        WHERE m.name = '{model}' AND r.split = 'test'""")[0][0]
+
+
 def query_arrow(store, sql: str):
     """Run a read query through ``store`` and return an Arrow table (NUMERIC as doubles on
     PostgreSQL, as DuckDB gives them)."""
@@ -83,3 +96,21 @@ def select_pending(store, mv, options) -> tuple[int, list[int], list[str]]:
         ids += page_ids
         texts += page_texts
     return total, ids, texts
+
+
+def job_file(folder: Path, body: str, name: str = "nightly") -> Path:
+    """Write ``folder``/jobs/``name``.toml holding ``body`` (dedented); returns its path."""
+    path = folder / "jobs" / f"{name}.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+class RunsCode:
+    """Unpickling this calls Path.touch(marker): a stand-in for `os.system`."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))

@@ -1,13 +1,15 @@
 """A throwaway PostgreSQL server for the tests: one per test session, in a temporary directory,
 Unix socket only (no TCP port), each test asking for a fresh empty database.
 
-Where PostgreSQL's server programs are missing the tests that need it are skipped, except under
-``CI=true``, where that is a failure: `make test` installs the server, so CI must prove it.
+Where PostgreSQL's server programs (or psycopg) are missing the tests that need it are skipped,
+except under CI, where that is a failure (tests/requires.py): `make test` installs the server.
+
+conftest.py imports the fixture from here, as ``tests.pg``, for every test module; no test module
+imports it again (a second module object would be a second session fixture: a second server).
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -20,32 +22,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.requires import missing, require
 
-def pg_bindir() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(os.path.realpath(found)).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
-    return Path(candidates[-1]).parent if candidates else None
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}; `make test` installs PostgreSQL, so under CI this is an error")
-    pytest.skip(reason)
+if __name__ != "tests.pg":  # e.g. `import pg` with tests/ on sys.path
+    raise ImportError(f"tests/pg.py imported as {__name__!r}: import it as tests.pg, once, so "
+                      "that one session starts one server")
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Callable[[], str]]:
     """Start PostgreSQL once; yields a function that makes a fresh empty database's URL."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg is not installed")
-    bindir = pg_bindir()
-    if bindir is None:
-        _unavailable("PostgreSQL server programs (initdb) are not installed")
+    require("psycopg")
+    bindir = require("postgresql")
     # initdb refuses to run as root: run the server as the 'postgres' user when we are root.
     prefix: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="asaas-pg-"))
@@ -53,7 +41,8 @@ def pg_server() -> Iterator[Callable[[], str]]:
         try:
             user = pwd.getpwnam("postgres")
         except KeyError:
-            _unavailable("running as root and there is no 'postgres' user to run the server")
+            missing("a 'postgres' user to run the server as (initdb refuses root)",
+                    "Debian's postgresql package creates it")
         os.chown(root, user.pw_uid, user.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", 54329

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.conftest import POSITIVE_WORDS, NEGATIVE_WORDS, FILLER, learnable_reviews
+from tests.reviews_data import FILLER, NEGATIVE_WORDS, POSITIVE_WORDS, learnable_reviews
 
 STEAM_PRODUCTS = {
     512900: "Streets of Rogue",

@@ -1,5 +1,7 @@
-"""Impossible option values are refused with one line before anything is loaded or written
-(issue 12, item 8): train, score, disagreements. Job files: tests/test_job_safety.py."""
+"""Command options (asaas/options.py): a command's flags and its job step's keys build one options
+dataclass with one default per setting, --dataset means one thing on every command, and
+impossible values are refused in one line before anything is loaded or written (train, score,
+disagreements; job files: tests/jobs/test_loading.py)."""
 
 from __future__ import annotations
 
@@ -110,8 +112,8 @@ def test_help_defaults_are_the_dataclass_defaults(invoke):
 
 
 def test_dataset_means_one_thing_on_every_command():
-    """--dataset: the same flag and the same help wherever reviews are read (ingest names the
-    dataset it writes)."""
+    """--dataset: the same flag and the same help wherever reviews are read (ingest and fetch
+    steam name the dataset they write)."""
     import click
 
     from asaas.cli import cli
@@ -129,6 +131,7 @@ def test_dataset_means_one_thing_on_every_command():
 
     walk(cli)
     found.pop("ingest")
+    found.pop("fetch steam")
     assert {"score", "report", "disagreements", "timeline", "events derive",
             "events effects", "alerts list", "responsiveness"} <= set(found)
     assert set(found.values()) == {(DATASET_HELP, None)}

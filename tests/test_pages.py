@@ -1,6 +1,7 @@
 """HTML pages: the chart toolkit's data reaches the page escaped, pages are written atomically,
 and a page that cannot be written is a one-line error (the pages themselves are drawn in real
-Chromium by tests/test_report.py and tests/test_timeline_cli.py)."""
+Chromium, through tests/chromium.py, by tests/test_report.py, tests/test_timeline_cli.py,
+tests/test_timeline_page.py and tests/test_page_escaping.py)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ def test_time_ticks():
                                              "2020-01-27"]
     years = time_ticks(days(date(2010, 1, 1)), days(date(2018, 1, 1)))
     assert [label for _, label in years] == ["2010", "2012", "2014", "2016", "2018"]
+    # Decades (a review dated 1970 among 2018's: the steps ran out, StopIteration).
+    decades = time_ticks(days(date(1970, 1, 1)), days(date(2018, 3, 1)))
+    assert [label for _, label in decades] == ["1970", "1980", "1990", "2000", "2010"]
 
 
 def test_write_page_is_atomic(tmp_path, monkeypatch):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
+
+from tests import chromium
 from tests.helpers import err as _err
 from tests.helpers import ok as _ok
 
@@ -28,8 +27,11 @@ def test_report_formats(invoke, two_models):
     assert table.splitlines()[0].split()[:6] == ["model", "version", "scoring", "split", "n",
                                                   "coverage"]
     assert "tfidf-lr" in table and "bow-rf" in table
-    rows = json.loads(_ok(invoke("report", "--format", "json")))
+    built = json.loads(_ok(invoke("report", "--format", "json")))
+    rows = built["metrics"]
     assert {r["model"] for r in rows} == {"tfidf-lr", "bow-rf"}
+    assert [(p["model_label_a"], p["model_label_b"]) for p in built["pairs"]] in (
+        [("tfidf-lr v1", "bow-rf v1")], [("bow-rf v1", "tfidf-lr v1")])
     assert all(r["n"] == 200 and 0 <= r["accuracy"] <= 1 for r in rows)
     parsed = list(csv.DictReader(io.StringIO(_ok(invoke("report", "--format", "csv")))))
     assert len(parsed) == 2 and "roc_auc_ci_low" in parsed[0]
@@ -42,7 +44,7 @@ def test_report_formats(invoke, two_models):
 def test_report_numbers_match_the_view(invoke, two_models, db_path):
     import duckdb
 
-    rows = json.loads(_ok(invoke("report", "--format", "json", "--model", "tfidf-lr")))
+    rows = json.loads(_ok(invoke("report", "--format", "json", "--model", "tfidf-lr")))["metrics"]
     con = duckdb.connect(str(db_path), read_only=True)
     acc = con.execute("SELECT avg((p.label = r.label)::INT) FROM predictions p JOIN reviews r "
                       "ON r.id = p.review_id JOIN model_versions v ON v.id = p.model_version_id "
@@ -135,35 +137,14 @@ def test_views_install_command(invoke, two_models):
     assert "installed" in out and "metrics" in out and "mcnemar" in out
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def test_html_report_renders_in_chromium(invoke, two_models, tmp_path):
     target = tmp_path / "report.html"
     _ok(invoke("report", "--html", str(target)))
     page = target.read_text(encoding="utf-8")
     assert page.count('<svg class="plot"') == 5  # ROC, PR, reliability + 2 confusion matrices
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: `make test` installs it (needs root + apt)")
-        pytest.skip("chromium not installed (make test installs it)")
-    proc = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-         "--v=0", "--virtual-time-budget=5000", "--dump-dom", target.as_uri()],
-        capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    title = re.search(r"<title>(.*?)</title>", proc.stdout)
-    assert title and title.group(1) == "asaas report: 5 plots rendered", proc.stdout[:500]
-    console_errors = [line for line in proc.stderr.splitlines()
-                      if "CONSOLE" in line or "Uncaught" in line]
-    assert console_errors == []
+    assert chromium.title(target) == "asaas report: 5 plots rendered"
+    chromium.screenshot(target, "report")
 
 
 def test_html_report_without_predictions(invoke, tmp_path):
@@ -180,7 +161,8 @@ def test_partial_runs_are_flagged_and_comparisons_use_shared_reviews(invoke, lea
         _ok(invoke("train", kind))
     _ok(invoke("score", "--model", "tfidf-lr", "--quiet"))
     _ok(invoke("score", "--model", "bow-rf", "--quiet", "--max-reviews", "80"))
-    rows = {r["model"]: r for r in json.loads(_ok(invoke("report", "--format", "json")))}
+    rows = {r["model"]: r for r in
+            json.loads(_ok(invoke("report", "--format", "json")))["metrics"]}
     assert rows["tfidf-lr"]["complete"] is True and rows["tfidf-lr"]["coverage"] == 1.0
     assert rows["bow-rf"]["complete"] is False and rows["bow-rf"]["n"] == 80
     assert rows["bow-rf"]["n_labelled"] == 200 and rows["bow-rf"]["coverage"] == 0.4
@@ -196,5 +178,81 @@ def test_partial_runs_are_flagged_and_comparisons_use_shared_reviews(invoke, lea
     assert all(r["label_a"] != r["label_b"] for r in json.loads(out.stdout))
     # Training data is marked, so a perfect score on it is not mistaken for skill.
     _ok(invoke("score", "--model", "bow-rf", "--split", "train", "--quiet"))
-    train = json.loads(_ok(invoke("report", "--split", "train", "--format", "json")))
+    train = json.loads(_ok(invoke("report", "--split", "train", "--format", "json")))["metrics"]
     assert train[0]["trained_on_split"] is True and "trained on this split" in train[0]["note"]
+
+
+# -- one report in every format, from the command line and from a job ---------------------------
+
+
+@pytest.fixture
+def partial_models(invoke, learnable_source):
+    """Two versions, one of which scored 80 of the 200 test reviews: a note and a pair."""
+    _ok(invoke("ingest", "--source", str(learnable_source(300, 200))))
+    for kind in ("tfidf-lr", "bow-rf"):
+        _ok(invoke("train", kind))
+    _ok(invoke("score", "--model", "tfidf-lr", "--quiet"))
+    _ok(invoke("score", "--model", "bow-rf", "--quiet", "--max-reviews", "80"))
+
+
+def test_a_jobs_reports_keep_the_notes_and_pairs(invoke, partial_models, db_path, tmp_path):
+    """Issue 21, item 3: the nightly job's markdown and HTML reports are `asaas report`'s, with
+    the `note` column and the McNemar pairs, and so are its csv and json."""
+    from asaas.jobs import run_job
+
+    job = tmp_path / "jobs" / "reports.toml"
+    job.parent.mkdir()
+    job.write_text(f'name = "reports"\ndb = "{db_path}"\n' + "".join(
+        f'[[steps]]\nkind = "report"\npath = "out/report.{ext}"\nformat = "{fmt}"\n'
+        for fmt, ext in (("markdown", "md"), ("html", "html"), ("json", "json"),
+                         ("csv", "csv"), ("table", "txt"))), encoding="utf-8")
+    assert run_job(job) == 0
+    out = job.parent / "out"
+    for fmt, ext in (("markdown", "md"), ("json", "json"), ("csv", "csv"), ("table", "txt")):
+        printed = _ok(invoke("report", "--format", fmt))
+        assert (out / f"report.{ext}").read_text(encoding="utf-8") == printed, fmt
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "| note |" in markdown and "incomplete: 80 of 200 scored" in markdown
+    assert "paired on the reviews both versions scored" in markdown
+    assert "| model_label_a |" in markdown and "McNemar" in markdown
+    built = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert built["pairs"] and built["pairs"][0]["n_shared"] == 80
+    assert any("incomplete: 80 of 200" in r["note"] for r in built["metrics"])
+    assert "incomplete: 80 of 200" in (out / "report.csv").read_text(encoding="utf-8")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "incomplete: 80 of 200 scored" in page and "Paired comparisons" in page
+    assert "<th>n_\u200bshared</th>" in page and "<th>p_\u200bvalue</th>" in page
+    # The page the command writes is the job's (but for the time it was generated).
+    _ok(invoke("report", "--html", str(tmp_path / "cli.html")))
+    strip = lambda text: re.sub(r"generated [^;]*? by", "", text)  # noqa: E731
+    assert strip((tmp_path / "cli.html").read_text(encoding="utf-8")) == strip(page)
+
+
+def test_the_html_report_fits_a_laptop_screen(invoke, partial_models, tmp_path):
+    """At 1400 pixels the metric table, its notes included, is on screen (it overflowed with
+    the notes off to the right), and the pairs have their section."""
+    target = tmp_path / "report.html"
+    _ok(invoke("report", "--html", str(target)))
+    probe = """(function () {
+      var notes = Array.prototype.map.call(document.querySelectorAll('td.wrap'), function (td) {
+        return td.getBoundingClientRect().right; });
+      return {window: window.innerWidth, page: document.documentElement.scrollWidth,
+              notes: notes, tables: document.querySelectorAll('table').length}; })()"""
+    title, seen = chromium.load(target, probe, width=1400)
+    assert title == "asaas report: 5 plots rendered"
+    assert seen["page"] <= seen["window"] and seen["tables"] == 2
+    assert len(seen["notes"]) == 2 and max(seen["notes"]) <= seen["window"]
+    chromium.screenshot(target, "report-1400")
+
+
+def test_a_long_note_is_printed_whole():
+    """format_table cuts cells at 80 characters; a report's warning must not be cut."""
+    from asaas.report import Report, format_report
+    from asaas.tables import Table
+
+    note = ("incomplete: 1,000 of 25,000 scored (4%, a pseudo-random sample); no positive "
+            "predictions: precision is undefined")
+    report = Report(Table(["model", "n", "note"], [("m", 1000, note)]), Table(["p_value"], []),
+                    "test", "imdb")
+    for fmt in ("table", "markdown", "csv"):
+        assert note in format_report(report, fmt), fmt

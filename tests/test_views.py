@@ -1,5 +1,6 @@
-"""SQL views: every metric equals scikit-learn's on random prediction sets with ties, and the
-degenerate cases give NULL with a reason instead of an error."""
+"""The metric views (sql/0*.sql, installed by asaas/views.py): every metric equals scikit-learn's
+on random prediction sets with ties, and the degenerate cases give NULL with a reason instead of an
+error."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(installed, tmp_path, learn
     _run([asaas, "train", "tfidf-lr"], work, env)
     assert "scored 60 reviews" in _run([asaas, "score", "--model", "tfidf-lr"], work, env)
     report = _run([asaas, "report", "--format", "json"], work, env)
-    row = json.loads(report[report.index("["):])[0]
+    row = json.loads(report[report.index("{"):])["metrics"][0]
     assert (row["model"], row["version"], row["split"], row["n"]) == ("tfidf-lr", 1, "test", 60)
     # The page templates ship in the wheel (package_data), as the SQL views and migrations do.
     _run([asaas, "report", "--html", str(work / "report.html")], work, env)

@@ -120,16 +120,16 @@ def alerts_list(product: str | None = None, since: str | None = None, until: str
               show_default=True, help="Driving reviews to show.")
 @click.option("--terms", "n_terms", type=click.IntRange(min=0), default=15, show_default=True,
               help="Distinctive words to show.")
-@kind_option
 @analysis_options
-def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, ...], source: str,
-                dataset: str | None, fmt: str, db_url: str | None, **options: Any) -> None:
-    """One alert (KIND:PRODUCT:YYYY-MM-DD, as listed) with the words and reviews that drive it."""
+def alerts_show(alert_id: str, n_reviews: int, n_terms: int, source: str, dataset: str | None,
+                fmt: str, db_url: str | None, **options: Any) -> None:
+    """One alert (KIND:PRODUCT:YYYY-MM-DD, as `alerts list` names it) with the words and
+    reviews that drive it: exactly the alert the list printed, whatever kinds it listed."""
     from asaas.tables import format_table, json_rows
     from asaas.timeline.alerts import alerts_table
     from asaas.timeline.explain import explain as explain_alert
 
-    rule = _rule(kinds, options)
+    rule = _rule((), options)  # the id names the kind
     store = open_db(db_url, read_only=True)
     why = explain_alert(store, alert_id, source=source, dataset=dataset, rule=rule,
                         n_reviews=n_reviews, n_terms=n_terms)
@@ -144,7 +144,8 @@ def alerts_show(alert_id: str, n_reviews: int, n_terms: int, kinds: tuple[str, .
     share = f"{a.share:.1%}" if a.share is not None else "-"
     base = f"{a.baseline_share:.1%}" if a.baseline_share is not None else "-"
     click.echo(f"{a.id}: {a.name or a.product}, {a.kind} alert from {a.start} to {a.end} "
-               f"({a.days} days): {a.n_negative} negative of {a.n_reviews} reviews "
+               f"({a.days} day{'s' if a.days != 1 else ''}): {a.n_negative} negative of "
+               f"{a.n_reviews} reviews "
                f"(expected {a.expected_negative:.1f}); negative share {share} vs baseline "
                f"{base}; peak {a.peak_day} with {a.peak_negative} negative of "
                f"{a.peak_reviews}. Source: {a.source}.")

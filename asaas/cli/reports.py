@@ -26,19 +26,14 @@ def views_install(db_url: str | None) -> None:
     click.echo(f"installed {len(names)} views: {', '.join(names)}")
 
 
-COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "accuracy",
-                   "accuracy_ci_low", "accuracy_ci_high", "balanced_accuracy", "f1", "roc_auc",
-                   "roc_auc_ci_low", "roc_auc_ci_high", "brier_score", "note")
-
-
 @cli.command()
 @click.option("--split", default=None, help=f"Split to report, or all [default: {DEFAULT_SPLIT}].")
 @dataset_option
 @click.option("--model", "models", multiple=True, metavar="NAME",
               help="Only these models (repeatable). Default: every model.")
 @click.option("--latest", is_flag=True, help="Only the latest version of each model.")
-@click.option("--full", is_flag=True, help="All metric columns in table/markdown output "
-              "(csv and json always have them).")
+@click.option("--full", is_flag=True, help="All metric columns in table, markdown and html "
+              "output (csv and json always have them).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a self-contained HTML report with plots to this file.")
 @format_option
@@ -46,31 +41,20 @@ COMPACT_COLUMNS = ("model", "version", "scoring", "split", "n", "coverage", "acc
 @fail_cleanly
 def report(full: bool, html_path: str | None, fmt: str, db_url: str | None,
            **flags: Any) -> None:
-    """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views."""
+    """Compare model versions: accuracy, F1, ROC AUC, calibration... from the SQL views, each
+    with a note on what it rests on, and every two versions paired on the reviews both scored
+    (McNemar). Every format (and a job's report step) shows the same report."""
     from asaas.options import ReportOptions
-    from asaas.report import comparisons_report, metrics_report, with_notes
-    from asaas.tables import format_table
+    from asaas.report import build_report, format_report
 
     options = ReportOptions.from_values(flags, "cli")  # as a job's report step builds them
     store = open_db(db_url, read_only=True)
-    table = metrics_report(store, **options.query())
+    built = build_report(store, options)
     if html_path:  # first, so that a report that cannot be drawn fails before printing
         from asaas.report_page import write_html_report
 
-        write_html_report(store, html_path, with_notes(table), split=options.split,
-                          dataset=options.dataset)
-    if not table.rows:
-        click.echo("no predictions on labelled reviews yet: run `asaas score --model NAME`")
-    elif fmt in ("table", "markdown"):
-        shown = with_notes(table)
-        click.echo(format_table(shown if full else shown.select(COMPACT_COLUMNS), fmt))
-        pairs = comparisons_report(store, table)
-        if pairs.rows:
-            click.echo("\npaired on the reviews both versions scored (accuracy on those only; "
-                       "b: only A right, c: only B right; McNemar p-value):")
-            click.echo(format_table(pairs, fmt))
-    else:
-        click.echo(format_table(with_notes(table), fmt))
+        write_html_report(store, html_path, built, full=full)
+    click.echo(format_report(built, fmt, full=full))
     if html_path:
         click.echo(f"wrote {html_path}", err=True)
 

@@ -15,8 +15,9 @@ COMPACT = ("product", "period_start", "model", "n_reviews", "n_labelled",
 
 @cli.command()
 @click.argument("product")
-@click.option("--freq", type=click.Choice(["day", "week", "month"]), default="week",
-              show_default=True, help="Period length (weeks start on Monday).")
+@click.option("--freq", type=click.Choice(["day", "week", "month"]), default=None,
+              help="Period length (weeks start on Monday) [default: the shortest whose median "
+                   "period holds 25 reviews or more, month at most].")
 @click.option("--model", "models", multiple=True, metavar="NAME[:VERSION]",
               help="Model versions to show (repeatable; latest version when none given). "
                    "Default: the latest version of every model that scored the reviews.")
@@ -37,7 +38,7 @@ COMPACT = ("product", "period_start", "model", "n_reviews", "n_labelled",
 @format_option
 @db_option
 @fail_cleanly
-def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | None,
+def timeline(product: str, freq: str | None, models: tuple[str, ...], dataset: str | None,
              language: str, since: datetime | None, until: datetime | None, full: bool,
              html_path: str | None, fmt: str, db_url: str | None) -> None:
     """Negative share of PRODUCT's reviews per day, week or month: from the reviews' labels,
@@ -55,6 +56,8 @@ def timeline(product: str, freq: str, models: tuple[str, ...], dataset: str | No
         from asaas.timeline.page import write_timeline_html
 
         write_timeline_html(store, html_path, series)
+    if series.freq_reason:
+        click.echo(series.freq_reason, err=True)
     table = series.table
     if not series.versions:
         click.echo(f"no model has scored {series.dataset} reviews of products yet: showing "

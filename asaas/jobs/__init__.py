@@ -39,8 +39,10 @@ A job file lists steps::
     [[steps]]
     kind = "report"                   # asaas report, written to a file
     path = "reports/nightly.md"
-    format = "markdown"               # table, markdown, csv, csv-raw, json or html
-                                      # also split, dataset, models, latest as for asaas report
+    format = "markdown"               # table, markdown, csv, csv-raw, json or html:
+                                      # asaas report's own output, notes and paired
+                                      # comparisons included; also split, dataset,
+                                      # models, latest, full as for it
 
     [[steps]]
     kind = "events"                   # asaas events derive (releases, first responses)

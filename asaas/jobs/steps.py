@@ -163,28 +163,31 @@ def run_views(ctx: StepContext, step: ViewsStep) -> dict[str, Any]:
 
 @dataclass
 class ReportStep(Options):
-    """``asaas report``, written to ``path`` in ``format``; its options as keys."""
+    """``asaas report``, written to ``path`` in ``format``; its options as keys (``full``: every
+    metric column in markdown, table and html, as ``--full``)."""
 
     path: str = option(example='"FILE"')
     format: str = option("markdown", choices=(*TABLE_FORMATS, "html"))
+    full: bool = option(False)
     report: ReportOptions = field(default_factory=ReportOptions)
 
 
 def run_report(ctx: StepContext, step: ReportStep) -> dict[str, Any]:
-    from asaas.report import metrics_report
-    from asaas.tables import format_table
+    """The report `asaas report` prints, built by the same function and rendered by the same
+    one per format: notes and pairs included."""
+    from asaas.report import build_report, format_report
 
     target = Path(ctx.path(step.path))
-    table = metrics_report(ctx.store, **step.report.query())
+    built = build_report(ctx.store, step.report)
     if step.format == "html":
         from asaas.report_page import write_html_report
 
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_html_report(ctx.store, target, table, split=step.report.split,
-                          dataset=step.report.dataset)
+        write_html_report(ctx.store, target, built, full=step.full)
     else:
-        _write(target, format_table(table, step.format))
-    return {"path": str(target), "rows": len(table.rows)}
+        _write(target, format_report(built, step.format, full=step.full))
+    return {"path": str(target), "rows": len(built.metrics.rows),
+            "pairs": len(built.pairs.rows)}
 
 
 # -- events, alerts ------------------------------------------------------------------------------

@@ -224,6 +224,8 @@ def _score(store: Store, mv: ModelVersion, options: ScoreOptions | None, *,
         store, plan.selection, scorer, step)
     sink = ClaimSink(run.writer, source) if isinstance(source, ClaimSource) else \
         BufferSink(run.writer, options)
+    if hasattr(scorer, "on_batch"):  # progress lines on time inside a chunk (asaas.progress)
+        scorer.on_batch = run.progress.working
     budget = plan.pending
     with recorded(store, run.run_id, run.progress, sink.flush):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="asaas-prepare") as pool:

@@ -8,7 +8,7 @@ version and its recipe. Every engine (the local loop, Ray actors) scores through
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -80,7 +80,11 @@ class SklearnScorer:
 
 
 class HFScorer:
-    """A Hugging Face sequence classifier behind the length-sorted, token-budget batch loop."""
+    """A Hugging Face sequence classifier behind the length-sorted, token-budget batch loop.
+    ``on_batch(n)``, when set, hears of each batch of n reviews done (progress inside a chunk,
+    which takes minutes on a CPU)."""
+
+    on_batch: Callable[[int], None] | None = None
 
     def __init__(self, mv: ModelVersion, options: ScoreOptions,
                  recipe: Recipe | None = None) -> None:
@@ -175,6 +179,8 @@ class HFScorer:
                 batch = pending.pop(0)
                 try:
                     done.append((batch, self._forward([enc.input_ids[i] for i in batch])))
+                    if self.on_batch is not None:
+                        self.on_batch(len(batch))
                 except Exception as exc:  # noqa: BLE001 - OOM splits; anything else isolates rows
                     if self._is_oom(exc) and len(batch) > 1:
                         if self.device.startswith("cuda"):

@@ -1,7 +1,7 @@
 """The database schema, as SQLAlchemy Core tables.
 
 This module describes the schema the code expects; ``migrations/versions`` creates it. They must
-agree (``tests/test_migrations.py`` checks). Never edit a released migration: add a new one and
+agree (``tests/store/test_migrate.py`` checks). Never edit a released migration: add a new one and
 change this file to match.
 
 Design notes

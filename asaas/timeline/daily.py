@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from asaas.errors import AsaasError
@@ -67,18 +68,21 @@ def daily_counts(store: Store, source: SeriesSource, *, product_ids: Sequence[in
     if dataset is not None:
         where.append("dataset = :dataset")
         params["dataset"] = dataset
-    # Several datasets may hold reviews of one product: add them up per day.
-    sql = ("SELECT product_id, day, SUM(n_reviews) AS n, SUM(n_negative) AS neg "
+    # Several datasets may hold reviews of one product: add them up per day. The day comes as
+    # days since 1970 (date - date is a day count on DuckDB and PostgreSQL alike): whole
+    # columns of integers become a frame at once, where date objects cost a parse each (0.9 s
+    # of a 1.3 s read for the 80 Steam games).
+    sql = ("SELECT product_id, CAST(day - DATE '1970-01-01' AS BIGINT) AS day, "
+           "SUM(n_reviews) AS n, SUM(n_negative) AS neg "
            f"FROM product_daily WHERE {' AND '.join(where)} "
            "GROUP BY product_id, day ORDER BY product_id, day")
     with store.read_transaction() as conn:
         rows = conn.execute(text_query(sql, params), params).fetchall()
-    frame = pd.DataFrame(rows, columns=["product_id", "day", "n", "neg"])
-    frame["product_id"] = frame["product_id"].astype("int64")
-    frame["day"] = pd.to_datetime(frame["day"])
-    frame["n"] = frame["n"].astype("int64")
-    frame["neg"] = frame["neg"].astype("int64")
-    return frame
+    columns = [np.array(c, dtype="int64") for c in zip(*rows)] if rows else \
+        [np.zeros(0, dtype="int64")] * 4
+    return pd.DataFrame({"product_id": columns[0],
+                         "day": pd.to_datetime(columns[1], unit="D"),
+                         "n": columns[2], "neg": columns[3]})
 
 
 def fill_days(frame: pd.DataFrame, start: Any = None, end: Any = None) -> pd.DataFrame:

@@ -12,13 +12,18 @@ CONFIDENCE = 0.95
 
 def wilson_interval(k: Any, n: Any, confidence: float = CONFIDENCE) -> tuple[Any, Any]:
     """Wilson score interval of the share k/n, clipped to [0, 1]. Arrays in: two arrays out,
-    elementwise, NaN where n is 0. Numbers in: two floats out, (None, None) when n is 0."""
+    elementwise, NaN where n is 0. Numbers in: two floats out, (None, None) when n is 0.
+
+    The bound at a share of exactly 0 (or 1) is exactly 0 (or 1): statsmodels' formula leaves
+    rounding noise there (1.7e-18 for 0 of 7), which printed as a lower bound above zero."""
     from statsmodels.stats.proportion import proportion_confint
 
     k_arr, n_arr = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
     some = n_arr > 0
     lo, hi = proportion_confint(np.where(some, k_arr, 0.0), np.where(some, n_arr, 1.0),
                                 alpha=1 - confidence, method="wilson")
+    lo = np.where(k_arr <= 0, 0.0, lo)
+    hi = np.where(some & (k_arr >= n_arr), 1.0, hi)
     if k_arr.ndim == 0 and n_arr.ndim == 0:
         return (float(lo), float(hi)) if some else (None, None)
     return np.where(some, lo, np.nan), np.where(some, hi, np.nan)

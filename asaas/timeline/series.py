@@ -28,6 +28,10 @@ Source = Store | sa.Connection
 
 FREQS = ("day", "week", "month")
 ALL = "all"
+#: The automatic period (no ``--freq``) is the shortest whose median period holds at least this
+#: many reviews: at 25 a share's 95% interval spans about 30 points, at 10 about 45 (weekly on
+#: 10 reviews a week is noise).
+AUTO_MIN_REVIEWS = 25
 
 #: Columns of the series with models (`timeline`), in output order.
 MODEL_COLUMNS = (
@@ -63,6 +67,8 @@ class Series:
     empty: list[tuple[Product, datetime | None, datetime | None]] = field(default_factory=list)
     since: date | None = None
     until: date | None = None
+    #: Why this period length, when it was chosen automatically (``auto_freq``).
+    freq_reason: str = ""
 
 
 def _datasets_of(store: Source, product_ids: Sequence[int]) -> list[str]:
@@ -167,6 +173,82 @@ def read_series(store: Source, products: Sequence[Product], *, dataset: str, fre
                         f"ORDER BY {order}", params)
 
 
+def _median(values: list[int]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def period_counts(per_day: dict[date, int], freq: str) -> list[int]:
+    """Reviews per ``freq`` period from the first review's period to the last one's, periods
+    without reviews included (as 0)."""
+    if not per_day:
+        return []
+    sums: dict[date, int] = {}
+    for day, n in per_day.items():
+        start = period_start(day, freq)
+        sums[start] = sums.get(start, 0) + n
+    out, at, last = [], min(sums), max(sums)
+    while at <= last:
+        out.append(sums.get(at, 0))
+        at = next_period(at, freq)
+    return out
+
+
+def next_period(start: date, freq: str) -> date:
+    """The start of the period after the one starting at ``start``."""
+    if freq == "day":
+        return start + timedelta(days=1)
+    if freq == "week":
+        return start + timedelta(days=7)
+    return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def choose_freq(per_day: dict[date, int]) -> tuple[str, dict[str, float]]:
+    """The shortest period whose median over the product's span holds ``AUTO_MIN_REVIEWS``
+    reviews (month when none does), and the median reviews per period of each length."""
+    medians = {f: _median(period_counts(per_day, f)) if per_day else 0.0 for f in FREQS}
+    return next((f for f in FREQS if medians[f] >= AUTO_MIN_REVIEWS), "month"), medians
+
+
+def auto_freq(store: Source, products: Sequence[Product], *, dataset: str, language: str = ALL,
+              since: date | None = None, until: date | None = None) -> tuple[str, str]:
+    """The period length that suits these products' volume (``choose_freq`` per product; for
+    several, the most common choice, the longer on a tie) and a line that says why."""
+    params: dict[str, Any] = {"ids": [p.id for p in products], "dataset": dataset}
+    where = ["product_id IN :ids", "dataset = :dataset", "reviewed_at IS NOT NULL"]
+    if language != ALL:
+        where.append("language = :language")
+        params["language"] = language
+    if since is not None:
+        where.append("reviewed_at >= :since")
+        params["since"] = datetime.combine(since, datetime.min.time())
+    if until is not None:
+        where.append("reviewed_at < :until")
+        params["until"] = datetime.combine(until + timedelta(days=1), datetime.min.time())
+    rows = query(store, "SELECT product_id, CAST(reviewed_at AS DATE) AS day, count(*) AS n "
+                        f"FROM reviews WHERE {' AND '.join(where)} GROUP BY product_id, "
+                        "CAST(reviewed_at AS DATE)", params).rows
+    per_product: dict[int, dict[date, int]] = {}
+    for pid, day, n in rows:
+        day = day.date() if isinstance(day, datetime) else day
+        per_product.setdefault(int(pid), {})[day] = int(n)
+    if not per_product:
+        return "week", ""
+    choices = [choose_freq(days) for days in per_product.values()]
+    votes = {f: sum(1 for c, _ in choices if c == f) for f in FREQS}
+    freq = max(reversed(FREQS), key=lambda f: votes[f])
+
+    def usual(f: str) -> str:
+        return f"{_median([round(m[f]) for _, m in choices]):,.0f} a {f}"
+
+    whose = "" if len(choices) == 1 else f"the {len(choices)} products' "
+    shorter = FREQS[FREQS.index(freq) - 1] if freq != "day" else None
+    median = f"{usual(shorter)}, {usual(freq)}" if shorter else usual(freq)
+    return freq, (f"per {freq}, chosen for {whose}volume (median reviews: {median}; a period "
+                  f"should hold {AUTO_MIN_REVIEWS} or more); --freq sets it")
+
+
 def check_language(store: Source, dataset: str, language: str) -> None:
     if language == ALL:
         return
@@ -178,12 +260,13 @@ def check_language(store: Source, dataset: str, language: str) -> None:
         raise AsaasError(f"no {dataset} reviews in language {language!r} (languages: {listed})")
 
 
-def timeline(store: Store, product: str, *, freq: str = "week", models: Sequence[str] = (),
-             dataset: str | None = None, language: str = ALL, since: date | None = None,
-             until: date | None = None) -> Series:
+def timeline(store: Store, product: str, *, freq: str | None = "week",
+             models: Sequence[str] = (), dataset: str | None = None, language: str = ALL,
+             since: date | None = None, until: date | None = None) -> Series:
     """The series `asaas timeline` prints; ``product`` is an id, a name, or ``all`` (every
-    product with reviews in the dataset)."""
-    if freq not in FREQS:
+    product with reviews in the dataset); ``freq`` None: the period that suits the products'
+    volume (``auto_freq``)."""
+    if freq is not None and freq not in FREQS:
         raise AsaasError(f"unknown period {freq!r}; use {', '.join(FREQS)}")
     if since is not None and until is not None and since > until:
         raise AsaasError(f"--since {since} is after --until {until}")
@@ -192,7 +275,7 @@ def timeline(store: Store, product: str, *, freq: str = "week", models: Sequence
                          language=language, since=since, until=until)
 
 
-def _timeline(store: sa.Connection, product: str, *, freq: str, models: Sequence[str],
+def _timeline(store: sa.Connection, product: str, *, freq: str | None, models: Sequence[str],
               dataset: str | None, language: str, since: date | None,
               until: date | None) -> Series:
     if product.strip().casefold() == ALL:
@@ -211,6 +294,10 @@ def _timeline(store: sa.Connection, product: str, *, freq: str, models: Sequence
         products = [find_product(store, product, dataset=dataset)]
     dataset = pick_dataset(store, products, dataset)
     check_language(store, dataset, language)
+    reason = ""
+    if freq is None:
+        freq, reason = auto_freq(store, products, dataset=dataset, language=language,
+                                 since=since, until=until)
     versions = pick_versions(store, models, dataset)
     table = read_series(store, products, dataset=dataset, freq=freq, versions=versions,
                         language=language, since=since, until=until)
@@ -222,4 +309,5 @@ def _timeline(store: sa.Connection, product: str, *, freq: str, models: Sequence
                                        "WHERE product_id = :p AND dataset = :d",
                                 {"p": p.id, "d": dataset}).rows[0]
             empty.append((p, first, last))
-    return Series(products, dataset, freq, language, list(versions), table, empty, since, until)
+    return Series(products, dataset, freq, language, list(versions), table, empty, since, until,
+                  reason)

@@ -18,8 +18,12 @@ scale is never taken below the Poisson spread sqrt(max(median, 1)): a quiet prod
   (and at least ``platform_min_products``, 10) raise a volume flag on the same day, the burst is
   the platform's (a Steam sale, the Steam Awards), not the product's: those volume flags are
   dropped and the day is listed in ``Detection.platform_days``. Negative flags are never dropped.
-- Flagged days closer than ``merge_gap_days`` + 1 days merge into one alert; the alert is
-  ``negative`` when any of its days raised the negative rule, else ``volume``.
+- Each kind is its own rule, so an alert does not depend on which other kinds were asked for
+  (its id, days and numbers are the same with or without ``--kind``): a ``negative`` alert is a
+  run of days that raised the negative rule, flagged days closer than ``merge_gap_days`` + 1
+  days merged; a ``volume`` alert is a run of days that raised either rule (merged the same way)
+  in which no day raised the negative rule: a burst whose negatives stayed usual. A burst with
+  a negative day is the negative alert's, not a volume alert as well.
 """
 
 from __future__ import annotations
@@ -80,12 +84,14 @@ def daily_flags(days: pd.DataFrame, rule: AlertRule) -> DailyFlags:
     neg_med, neg_mad, neg_sum, count = _baseline(neg, b, rule.min_history_days)
     n_med, n_mad, n_sum, _ = _baseline(n, b, rule.min_history_days)
     has_baseline = ~np.isnan(neg_med)
-    lower = np.nan_to_num(wilson_interval(neg, n)[0], nan=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         base_share = np.where(n_sum > 0, neg_sum / n_sum, 0.0)
         negative = (has_baseline & (neg >= rule.min_negative)
-                    & (neg > _threshold(neg_med, neg_mad, rule.z))
-                    & (lower > base_share))
+                    & (neg > _threshold(neg_med, neg_mad, rule.z)))
+        # The interval only where the counts already alarm (few days, most products none).
+        if negative.any():
+            lower = np.nan_to_num(wilson_interval(neg[negative], n[negative])[0], nan=0.0)
+            negative[negative] = lower > base_share[negative]
         volume = (has_baseline & (n >= rule.min_volume)
                   & (n > _threshold(n_med, n_mad, rule.volume_z)))
     return DailyFlags(days, negative, volume, has_baseline, neg_sum, n_sum, count)
@@ -132,33 +138,39 @@ def _periods(flagged: np.ndarray, gap: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
-def daily_alerts(product: Product, f: DailyFlags, platform: set[pd.Timestamp],
-                 rule: AlertRule, source: str) -> list[Alert]:
-    """The negative and volume alerts of one product (its flagged days, platform days left out,
-    merged into periods)."""
+def _alert(product: Product, f: DailyFlags, a: int, b: int, kind: str, source: str) -> Alert:
+    """The alert of days a..b (positions in ``f.days``), against the baseline before day a."""
+    n, neg = f.days["n"].to_numpy(), f.days["neg"].to_numpy()
+    sel = slice(a, b + 1)
+    peak = a + int(np.argmax(neg[sel] if kind == "negative" else n[sel]))
+    base_days = max(int(f.base_days[a]), 1)
+    base_daily_neg = f.base_neg_total[a] / base_days
+    base_share = (f.base_neg_total[a] / f.base_n_total[a]) if f.base_n_total[a] > 0 else None
+    k, m = int(neg[sel].sum()), int(n[sel].sum())
+    return Alert(
+        product.id, product.external_id, product.name, kind,
+        f.days.index[a].date(), f.days.index[b].date(), m, k,
+        float(base_daily_neg * (b - a + 1)), k / m if m else None,
+        None if base_share is None else float(base_share),
+        f.days.index[peak].date(), int(n[peak]), int(neg[peak]), source,
+        int(f.base_n_total[a]), int(f.base_neg_total[a]))
+
+
+def negative_alerts(product: Product, f: DailyFlags, rule: AlertRule, source: str
+                    ) -> list[Alert]:
+    """The negative alerts of one product: its runs of negative days (module docstring)."""
+    return [_alert(product, f, a, b, "negative", source)
+            for a, b in _periods(f.negative, rule.merge_gap_days)]
+
+
+def volume_alerts(product: Product, f: DailyFlags, platform: set[pd.Timestamp],
+                  rule: AlertRule, source: str) -> list[Alert]:
+    """The volume alerts of one product: runs of flagged days (platform days left out) without
+    a negative day (module docstring)."""
     volume = f.volume.copy()
     if platform:
         volume &= ~np.isin(f.days.index.to_numpy(), np.array(sorted(platform),
                                                               dtype="datetime64[ns]"))
-    wanted_neg = "negative" in rule.kinds
-    wanted_vol = "volume" in rule.kinds
-    flagged = (f.negative if wanted_neg else np.zeros_like(f.negative)) | (
-        volume if wanted_vol else np.zeros_like(volume))
-    n, neg = f.days["n"].to_numpy(), f.days["neg"].to_numpy()
-    out = []
-    for a, b in _periods(flagged, rule.merge_gap_days):
-        kind = "negative" if wanted_neg and f.negative[a:b + 1].any() else "volume"
-        sel = slice(a, b + 1)
-        peak = a + int(np.argmax(neg[sel] if kind == "negative" else n[sel]))
-        base_days = max(int(f.base_days[a]), 1)
-        base_daily_neg = f.base_neg_total[a] / base_days
-        base_share = (f.base_neg_total[a] / f.base_n_total[a]) if f.base_n_total[a] > 0 else None
-        k, m = int(neg[sel].sum()), int(n[sel].sum())
-        out.append(Alert(
-            product.id, product.external_id, product.name, kind,
-            f.days.index[a].date(), f.days.index[b].date(), m, k,
-            float(base_daily_neg * (b - a + 1)), k / m if m else None,
-            None if base_share is None else float(base_share),
-            f.days.index[peak].date(), int(n[peak]), int(neg[peak]), source,
-            int(f.base_n_total[a]), int(f.base_neg_total[a])))
-    return out
+    return [_alert(product, f, a, b, "volume", source)
+            for a, b in _periods(f.negative | volume, rule.merge_gap_days)
+            if not f.negative[a:b + 1].any()]
