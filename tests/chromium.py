@@ -1,6 +1,6 @@
 """Headless Chromium for the page tests: the one place that finds the browser, loads a page,
-runs a probe in it, and takes screenshots (tests/test_report.py, tests/test_timeline_page.py,
-tests/test_timeline_cli.py, tests/test_page_escaping.py).
+runs a probe in it, and takes screenshots (tests/test_report.py, tests/timeline/test_page.py,
+tests/timeline/test_series.py, tests/test_page_escaping.py).
 
 A probe is a JavaScript expression evaluated after the page's own load handlers; its value comes
 back as JSON. It runs in a copy of the page (the page itself is never changed), so what a probe
@@ -17,11 +17,10 @@ import html
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.requires import require
 
 #: Window width of the probes and screenshots: a laptop screen.
 WIDTH = 1400
@@ -30,13 +29,7 @@ WIDTH = 1400
 def browser() -> str:
     """Chromium's path; skips the test when it is not installed (fails under CI=true, where
     `make test` installs it)."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    if os.environ.get("CI"):
-        pytest.fail("chromium is not installed: `make test` installs it (needs root + apt)")
-    pytest.skip("chromium not installed (make test installs it)")
+    return require("chromium")
 
 
 def _run(args: list[str], target: Path) -> subprocess.CompletedProcess:

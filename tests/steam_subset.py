@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import SHARED
+from tests.requires import SHARED
 
 #: ../shared as the other shared-data tests find it; ASAAS_TEST_SHARED points elsewhere (a git
 #: worktree that sits one folder deeper than a clone).

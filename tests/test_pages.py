@@ -1,7 +1,7 @@
 """HTML pages: the chart toolkit's data reaches the page escaped, pages are written atomically,
 and a page that cannot be written is a one-line error (the pages themselves are drawn in real
-Chromium, through tests/chromium.py, by tests/test_report.py, tests/test_timeline_cli.py,
-tests/test_timeline_page.py and tests/test_page_escaping.py)."""
+Chromium, through tests/chromium.py, by tests/test_report.py, tests/timeline/test_series.py,
+tests/timeline/test_page.py and tests/test_page_escaping.py)."""
 
 from __future__ import annotations
 

@@ -87,26 +87,33 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _clean(value: Any, what: str, limit: int | None = None) -> str | None:
-    """A short string field: None when missing or blank; Reject for what no engine stores."""
-    if _is_missing(value):
-        return None
+def _storable_text(value: Any, what: str) -> str:
+    """``value`` as text every engine stores: bytes decoded as UTF-8; Reject for NUL bytes and
+    for what is not UTF-8 (undecodable bytes, lone surrogates from JSON)."""
     if isinstance(value, (bytes, bytearray)):
         try:
             value = bytes(value).decode("utf-8")
         except UnicodeDecodeError:
             raise Reject(f"{what} is not valid UTF-8") from None
-    elif isinstance(value, float) and value.is_integer():
-        value = int(value)  # ids and app ids that went through a float column (NaN elsewhere)
-    text = str(value).strip()
-    if not text:
-        return None
+    text = str(value)
     if "\x00" in text:
         raise Reject(f"{what} contains NUL bytes")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise Reject(f"{what} is not valid UTF-8") from None
+    return text
+
+
+def _clean(value: Any, what: str, limit: int | None = None) -> str | None:
+    """A short string field: None when missing or blank; Reject for what no engine stores."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # ids and app ids that went through a float column (NaN elsewhere)
+    text = _storable_text(value, what).strip()
+    if not text:
+        return None
     if limit is not None and len(text) > limit:
         raise Reject(f"{what} is longer than {limit} characters")
     return text
@@ -318,45 +325,21 @@ class Validator:
         reason = unparseable_reason(text)
         if reason:
             raise Reject(reason)
-        if isinstance(text, (bytes, bytearray)):
-            try:
-                text = bytes(text).decode("utf-8")
-            except UnicodeDecodeError:
-                raise Reject("text is not valid UTF-8") from None
         if _is_missing(text):
             raise Reject("text is missing")
-        text = str(text)
+        text = _storable_text(text, "text")
         if not text.strip():
             raise Reject("text is empty or whitespace")
         if len(text) > self.rules.max_review_chars:
             raise Reject(f"text is longer than {self.rules.max_review_chars:,} characters "
                          "(--max-review-chars)")
-        if "\x00" in text:
-            raise Reject("text contains NUL bytes")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise Reject("text is not valid UTF-8") from None  # lone surrogates from JSON
         return text
 
     def _response(self, value: Any) -> str | None:
         if _is_missing(value):
             return None
-        if isinstance(value, (bytes, bytearray)):
-            try:
-                value = bytes(value).decode("utf-8")
-            except UnicodeDecodeError:
-                raise Reject("developer response is not valid UTF-8") from None
-        text = str(value)
-        if not text.strip():
-            return None
-        if "\x00" in text:
-            raise Reject("developer response contains NUL bytes")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise Reject("developer response is not valid UTF-8") from None
-        return text
+        text = _storable_text(value, "developer response")  # kept as written, spaces too
+        return text if text.strip() else None
 
     def _time(self, value: Any, what: str) -> datetime | None:
         try:

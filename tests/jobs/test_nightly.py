@@ -9,7 +9,7 @@ from pathlib import Path
 from asaas.jobs import load_job, run_job
 from tests.helpers import ok
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 JOB = REPO / "jobs" / "nightly.toml"
 #: Reviews a CPU fine-tune scores in a few minutes (about 4 a second on the 2-vCPU dev box).
 MOST_PER_NIGHT = 1000

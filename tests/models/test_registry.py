@@ -55,8 +55,6 @@ def test_bad_model_paths(invoke, tmp_path, path, fragment):
 
 
 def test_model_without_tokenizer(invoke, tmp_path, tiny_bert, review_file):
-    import shutil
-
     broken = tmp_path / "no-tokenizer"
     shutil.copytree(tiny_bert, broken)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt",

@@ -4,7 +4,7 @@ exact days by kind, events named above the plot, volume on an axis that keeps or
 readable, the page's full width, and a period length that suits the product.
 
 The screenshots these tests take land in ASAAS_SCREENSHOTS when it is set (see tests/chromium.py):
-``ASAAS_SCREENSHOTS=/tmp/shots .venv/bin/python -m pytest tests/test_timeline_page.py`` draws the
+``ASAAS_SCREENSHOTS=/tmp/shots .venv/bin/python -m pytest tests/timeline/test_page.py`` draws the
 planted bomb, the docs' stand-ins and, with the shared data, Niche, Commander Cool 2 and Stories
 Untold from the real Steam reviews.
 """

@@ -161,9 +161,6 @@ def test_skip_existing_does_not_retrain_the_same_recipe(invoke, db_path, learnab
 def test_balanced_class_weight_weighs_the_loss(db_path, tmp_path, trainable_bert, monkeypatch):
     """--class-weight balanced: each class weighs n / (2 n_c) in the loss; without it, no
     weights (HF's own loss), and the option is recorded with the version."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from asaas.ingest import ingest
     from asaas.store import open_store
     from tests.reviews_data import learnable_reviews
