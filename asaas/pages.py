@@ -10,6 +10,7 @@ The pages themselves sit beside what they show: ``asaas/report_page.py`` (model 
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from functools import cache
 from pathlib import Path
@@ -52,14 +53,32 @@ def check_target(path: str | Path) -> Path:
 
 def write_page(path: str | Path, page: str) -> Path:
     """Write ``page`` to ``path`` atomically: a temporary file in the same folder, then renamed
-    over the target (readable as a file the user writes, not 0600 as a temp file would be)."""
+    over the target (readable as a file the user writes, not 0600 as a temp file would be).
+
+    A symbolic link is followed (the file it points to is replaced, the link kept), and what is
+    not a plain file (/dev/stdout, a FIFO, /dev/full) is written in place: renaming over it
+    replaced the device itself when run as root."""
     target = check_target(path)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        kind = os.stat(target).st_mode  # through links
+    except FileNotFoundError:
+        kind = None
+    except OSError as exc:
+        raise AsaasError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if kind is not None and not stat.S_ISREG(kind):
+        try:
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(page)
+        except OSError as exc:
+            raise AsaasError(f"cannot write {target}: {exc.strerror or exc}") from None
+        return target
+    real = Path(os.path.realpath(target))
+    tmp = real.with_name(f".{real.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(page)
-        os.replace(tmp, target)
+        os.replace(tmp, real)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise AsaasError(f"cannot write {target}: {exc.strerror or exc}") from None

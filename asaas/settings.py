@@ -152,6 +152,11 @@ class Settings:
         ``ASAAS_SQL_TIMEOUT``: seconds after which `asaas sql` cancels its query (``--timeout``
         overrides; 0: no limit). Default 60. On DuckDB a running query keeps writers out of
         the file, so this also bounds how long it can hold up `asaas score` or `ingest`.
+    registry_key
+        ``ASAAS_REGISTRY_KEY``: the key that signs model versions' registry rows and is checked
+        before a version is loaded (at least 32 characters). Unset: ``registry.key`` in the
+        model home, created (mode 0600) by the first registration. Every host that registers
+        or scores models of a database needs the same key (see docs/security.md).
     """
 
     db_url: str = field(default_factory=lambda: os.environ.get("ASAAS_DB") or DEFAULT_DB_FILE)
@@ -160,6 +165,8 @@ class Settings:
     max_review_chars: int = field(default_factory=lambda: _env_int(
         "ASAAS_MAX_REVIEW_CHARS", DEFAULT_MAX_REVIEW_CHARS, "1000000"))
     sql_timeout_s: float = field(default_factory=lambda: _env_float("ASAAS_SQL_TIMEOUT", 60.0))
+    registry_key: str | None = field(default_factory=lambda: (
+        os.environ.get("ASAAS_REGISTRY_KEY") or "").strip() or None, repr=False)
 
     def model_home(self, db_url: str) -> Path:
         """Directory for model artifacts belonging to the database at ``db_url``."""

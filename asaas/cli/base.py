@@ -7,6 +7,7 @@ code 1; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ import click
 from asaas import __version__
 from asaas.errors import AsaasError
 from asaas.settings import DATASET_HELP, Settings
+
+
+#: Control characters in error messages: ESC sequences, line breaks, bidirectional overrides.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 #: DuckDB files the running command created (``open_db``): a command that fails removes them
@@ -42,8 +47,11 @@ def fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
             from asaas.store.urls import mask_secrets
 
             _remove_created(mark)
-            # Messages may quote a database URL or a driver's error: never its password.
-            raise click.ClickException(mask_secrets(str(exc))) from None
+            # Messages may quote a database URL or a driver's error: never its password. They
+            # may quote data too (a product's name, a server's answer, a file name): its
+            # control characters are shown, not sent to the terminal, and it stays one line.
+            raise click.ClickException(_CONTROL.sub(
+                lambda m: repr(m.group())[1:-1], mask_secrets(str(exc)))) from None
         except (Exception, KeyboardInterrupt) as exc:
             if not isinstance(exc, click.exceptions.Exit):
                 _remove_created(mark)
@@ -106,9 +114,11 @@ def split_list(values: tuple[str, ...]) -> list[str] | None:
 
 
 def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--format table|markdown|csv|json`` for commands that print a table."""
-    return click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
-                        default="table", show_default=True, help="Output format.")(func)
+    """``--format table|markdown|csv|csv-raw|json`` for commands that print a table."""
+    from asaas.tables import CSV_HELP, FORMATS
+
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                        show_default=True, help=f"Output format ({CSV_HELP})")(func)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

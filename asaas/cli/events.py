@@ -30,11 +30,13 @@ def events() -> None:
 @click.option("--title", required=True, help="What happened, in a few words.")
 @click.option("--details", default=None, metavar="JSON",
               help="Extra facts as a JSON object, e.g. '{\"version\": \"1.2\"}'.")
+@dataset_option
 @db_option
 @fail_cleanly
 def events_add(product: str, at: str, kind: str, title: str, details: str | None,
-               db_url: str | None) -> None:
-    """Record one event of PRODUCT (external id such as a Steam app id, or name)."""
+               dataset: str | None, db_url: str | None) -> None:
+    """Record one event of PRODUCT (external id such as a Steam app id, or name; --dataset
+    when the id is in several datasets)."""
     from asaas.timeline.events import EventError, add_event
 
     parsed = None
@@ -44,20 +46,22 @@ def events_add(product: str, at: str, kind: str, title: str, details: str | None
         except json.JSONDecodeError:
             raise EventError("--details is not valid JSON; pass an object such as "
                              "'{\"version\": \"1.2\"}'") from None
-    event = add_event(open_db(db_url), product, at, kind, title, details=parsed)
+    event = add_event(open_db(db_url), product, at, kind, title, details=parsed,
+                      dataset=dataset)
     click.echo(f"event {event.id}: {event.kind} of {event.product} at {event.occurred_at}")
 
 
 @events.command("import")
 @click.argument("path", type=click.Path(dir_okay=True), metavar="FILE")
+@dataset_option
 @db_option
 @fail_cleanly
-def events_import(path: str, db_url: str | None) -> None:
+def events_import(path: str, dataset: str | None, db_url: str | None) -> None:
     """Import events from a CSV (product,at,kind,title[,details]) or JSON Lines FILE; a bad row
     stops the import before anything is written."""
     from asaas.timeline.events import import_events
 
-    report = import_events(open_db(db_url), path)
+    report = import_events(open_db(db_url), path, dataset=dataset)
     click.echo(f"imported {report.inserted} events from {report.path} "
                f"({report.already_present} already present)")
 
@@ -80,17 +84,19 @@ def events_derive(dataset: str | None, db_url: str | None) -> None:
 @click.option("--event-source", "sources", multiple=True,
               type=click.Choice(["manual", "import", "derived"]),
               help="Only events recorded this way (repeatable).")
+@dataset_option
 @format_option
 @db_option
 @fail_cleanly
-def events_list(product: str | None, kinds: tuple[str, ...], sources: tuple[str, ...], fmt: str,
-                db_url: str | None) -> None:
+def events_list(product: str | None, kinds: tuple[str, ...], sources: tuple[str, ...],
+                dataset: str | None, fmt: str, db_url: str | None) -> None:
     """List events, oldest first (of PRODUCT when given)."""
     from asaas.tables import format_table
     from asaas.timeline.events import events_table, list_events
 
     store = open_db(db_url, read_only=True)
-    found = list_events(store, product=product, kinds=kinds or None, sources=sources or None)
+    found = list_events(store, product=product, kinds=kinds or None, sources=sources or None,
+                        dataset=dataset)
     if not found:
         click.echo("no events yet: `asaas events derive`, `asaas events add` or "
                    "`asaas events import FILE` record some")

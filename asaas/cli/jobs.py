@@ -37,5 +37,10 @@ def job_run(ctx: click.Context, job_file: str, db_url: str | None) -> None:
 def job_cron(job_file: str, schedule: str, log_file: str | None, db_url: str | None) -> None:
     """Print a crontab line that runs JOB_FILE under cron's bare environment."""
     from asaas.jobs import crontab_line
+    from asaas.settings import Settings
 
     click.echo(crontab_line(job_file, schedule, log_file=log_file, db_url=db_url))
+    if Settings().registry_key:
+        click.echo("note: ASAAS_REGISTRY_KEY is not written into the crontab line (it is a "
+                   "secret); cron runs read ASAAS_HOME/registry.key: put the key there, mode "
+                   "0600", err=True)

@@ -129,17 +129,19 @@ def models_register(name: str, hf_ref: str | None, from_ref: str | None,
 @models.command("verify")
 @click.argument("refs", nargs=-1, metavar="[MODEL[:VERSION]]...")
 @click.option("--record", is_flag=True,
-              help="Record checksums for local versions registered before asaas recorded them "
-              "(only for files you trust: from then on they are checked before every load).")
+              help="Sign unsigned versions with this host's registry key, recording their "
+              "files' checksums first if they have none (versions registered before asaas "
+              "did either): only for rows and files you trust, since from then on they load. "
+              "Signed versions are never re-signed.")
 @db_option
 @fail_cleanly
 def models_verify(refs: tuple[str, ...], record: bool, db_url: str | None) -> None:
-    """Check model versions' files against the sha256 checksums recorded at registration
-    (every version by default); exit 1 when any file was changed, added or is missing."""
+    """Check model versions (every one by default): the registry row's signature under this
+    host's registry key, and the files against the sha256 checksums recorded at registration;
+    exit 1 when a row is unsigned or changed, or a file was changed, added or is missing."""
     from asaas.errors import AsaasError
-    from asaas.models.checksums import is_local
-    from asaas.models.registry import (list_versions, record_checksums, resolve_ref,
-                                       verify_artifact)
+    from asaas.models.registry import (check_signature, list_versions, record_signature,
+                                       resolve_ref, verify_artifact)
 
     store = open_db(db_url, read_only=not record)
     versions = [resolve_ref(store, r) for r in refs] if refs else list_versions(store)
@@ -148,11 +150,13 @@ def models_verify(refs: tuple[str, ...], record: bool, db_url: str | None) -> No
         return
     problems = 0
     for mv in versions:
-        if record and not mv.artifact_sha256 and is_local(mv.artifact_uri):
-            mv = record_checksums(store, mv)
-            click.echo(f"{mv.label}: recorded checksums of {len(mv.artifact_sha256)} files")
-            continue
         try:
+            if record and mv.registry_mac is None:
+                mv, recorded = record_signature(store, mv)
+                what = f"recorded checksums of {recorded} files and " if recorded else ""
+                click.echo(f"{mv.label}: {what}signed {mv.artifact_uri} with this host's "
+                           "registry key")
+            check_signature(store, mv)
             verify_artifact(mv)
         except AsaasError as exc:
             problems += 1
@@ -160,7 +164,7 @@ def models_verify(refs: tuple[str, ...], record: bool, db_url: str | None) -> No
             continue
         what = (f"{len(mv.artifact_sha256)} files match" if mv.artifact_sha256 else
                 f"Hub model pinned to {mv.params.get('hf_revision') or 'no recorded commit'}")
-        click.echo(f"{mv.label}: ok ({what})")
+        click.echo(f"{mv.label}: ok ({what}), signature ok")
     if problems:
         raise AsaasError(f"{problems} of {len(versions)} versions failed verification")
 

@@ -118,8 +118,8 @@ def disagreements(model_a: str, model_b: str, fmt: str, db_url: str | None,
         summary += ": there are none, so nothing to compare; score the same split with both"
     elif not table.rows:
         summary += "; no disagreements"
-    machine = fmt in ("csv", "json")
-    # For csv/json the summary goes to stderr, so their output stays machine-readable (and is
+    machine = fmt in ("csv", "csv-raw", "json")
+    # For csv and json the summary goes to stderr, so their output stays machine-readable (and is
     # printed even when empty).
     click.echo(summary + (":" if table.rows else ""), err=machine)
     if table.rows or machine:

@@ -149,11 +149,22 @@ class ReviewWriter:
         # The batch was just checked against the database, inside this transaction. DuckDB
         # lets one process write the file at a time, so nothing can collide since; and its
         # ON CONFLICT path costs 200x a plain insert on this table (its secondary indexes).
-        # PostgreSQL can have concurrent writers: there a collision is skipped, not an error.
-        self.store.insert_arrow(self.conn, "reviews", table,
-                                on_conflict_do_nothing=not self.store.is_duckdb)
-        self.inserted += n
-        self.by_split.update(pick(batch.columns["split"]))
+        # PostgreSQL can have concurrent writers: there a collision is skipped, not an error,
+        # and not counted: only rows that carry this run's id count as inserted.
+        inserted = self.store.insert_arrow(self.conn, "reviews", table,
+                                           on_conflict_do_nothing=not self.store.is_duckdb)
+        if inserted == n:
+            self.inserted += n
+            self.by_split.update(pick(batch.columns["split"]))
+            return
+        # Another ingest committed some of these ids since they were checked: those are
+        # already present, and the splits are counted from the rows this run wrote.
+        self.already += n - inserted
+        self.inserted += inserted
+        self.by_split.update(dict(self.conn.execute(sa.text(
+            "SELECT split, count(*) FROM reviews WHERE dataset = :dataset AND "
+            "ingest_run_id = :run AND external_id = ANY(:ids) GROUP BY split"),
+            {"dataset": self.dataset, "run": self.run_id, "ids": pick(batch.ids)}).fetchall()))
 
     def _new_rows(self, batch: Prepared, tally: Tally) -> list[int]:
         """Indexes of the rows to insert. A row whose id an earlier run stored is counted as
@@ -200,11 +211,7 @@ class ReviewWriter:
             self._load_products(missing)
             new = [ext for ext in missing if ext not in self.product_cache]
             if new:
-                now = utcnow()
-                self.conn.execute(sa.insert(products), [
-                    {"source": self.dataset, "external_id": ext, "name": named[ext],
-                     "kind": self.product_kind, "created_at": now} for ext in new])
-                self.products_created += len(new)
+                self.products_created += self._insert_products(new, named)
                 self._load_products(new)
         for ext, name in named.items():
             entry = self.product_cache[ext]
@@ -214,6 +221,22 @@ class ReviewWriter:
                     products.c.id == entry[0], products.c.name.is_(None)).values(name=name))
                 entry[1] = True
         return [None if ext is None else self.product_cache[ext][0] for ext in batch.products]
+
+    def _insert_products(self, new: list[str], named: dict[str, str | None]) -> int:
+        """Create the products ``new``; returns how many this run created. On PostgreSQL a
+        concurrent ingest may create the same ones first: those are skipped (the insert waits
+        for its commit), not a unique-key error that failed the whole ingest."""
+        now = utcnow()
+        rows = [{"source": self.dataset, "external_id": ext, "name": named[ext],
+                 "kind": self.product_kind, "created_at": now} for ext in new]
+        if self.store.dialect != "postgresql":
+            self.conn.execute(sa.insert(products), rows)
+            return len(rows)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        created = self.conn.execute(pg_insert(products).values(rows).on_conflict_do_nothing()
+                                    .returning(products.c.id))
+        return len(created.fetchall())
 
     def _load_products(self, exts: list[str]) -> None:
         for start in range(0, len(exts), _IN_CHUNK):

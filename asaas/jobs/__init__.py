@@ -39,9 +39,10 @@ A job file lists steps::
     [[steps]]
     kind = "report"                   # asaas report, written to a file
     path = "reports/nightly.md"
-    format = "markdown"               # table, markdown, csv, json or html: asaas report's
-                                      # own output, notes and paired comparisons included;
-                                      # also split, dataset, models, latest, full as for it
+    format = "markdown"               # table, markdown, csv, csv-raw, json or html:
+                                      # asaas report's own output, notes and paired
+                                      # comparisons included; also split, dataset,
+                                      # models, latest, full as for it
 
     [[steps]]
     kind = "events"                   # asaas events derive (releases, first responses)
@@ -51,7 +52,7 @@ A job file lists steps::
     kind = "alerts"                   # an alerts table, written to a file
     path = "reports/alerts.md"
     table = "alerts"                  # alerts, responsiveness, recoveries or effects
-    format = "markdown"               # table, markdown, csv or json
+    format = "markdown"               # table, markdown, csv, csv-raw or json
     source = "labels"                 # optional: labels or MODEL[:VERSION]; also dataset,
                                       # kinds = ["negative"], since = "2018-01-01" and
                                       # window_days = 30 (effects)
@@ -84,8 +85,9 @@ The package: ``loading`` (the file and its steps), ``steps`` (one entry per step
 type and what runs it), ``lock`` (one run of a job at a time), ``runner`` (the run, its log lines
 and ``job_runs`` record), ``cron`` (the crontab line).
 
-Safety: a lock file per job (``flock``, released by the kernel even on SIGKILL) keeps two runs
-of the same job from overlapping; the second exits at once with ``EXIT_LOCKED``. Every run is a
+Safety: a lock per job keeps two runs of the same job on one database from overlapping (a
+``flock``ed file for DuckDB, released by the kernel even on SIGKILL; an advisory lock held in
+a PostgreSQL database, keyed on the job's name); the second exits at once with ``EXIT_LOCKED``. Every run is a
 row in ``job_runs`` (start, end, status, per-step counts and timings, error). A failing step stops
 the later ones and the exit code is non-zero. Scoring is resumable, so a rerun after a crash picks
 up where it stopped.

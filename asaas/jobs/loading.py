@@ -47,13 +47,30 @@ def load_job(path: str | Path) -> Job:
     return Job(name=name, path=file, db=db, steps=steps)
 
 
+#: Largest job file read: a job file is a few dozen lines.
+MAX_JOB_FILE_BYTES = 1 << 20
+
+
 def _read(file: Path, path: str | Path) -> dict[str, Any]:
-    if not file.is_file():
+    if not file.exists():
         raise JobError(f"job file {path} does not exist; see jobs/nightly.toml for an example")
+    if not file.is_file():  # a folder, a FIFO (would block), a device
+        raise JobError(f"job file {path} is not a plain file; pass a .toml file")
     try:
-        return tomllib.loads(file.read_text(encoding="utf-8"))
+        with file.open("rb") as f:
+            data = f.read(MAX_JOB_FILE_BYTES + 1)
+    except OSError as exc:
+        raise JobError(f"cannot read job file {path} ({exc.strerror})") from None
+    if len(data) > MAX_JOB_FILE_BYTES:
+        raise JobError(f"job file {path} is over {MAX_JOB_FILE_BYTES >> 20} MB; a job file "
+                       "lists a few steps")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise JobError(f"job file {path} is not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or tables
+        raise JobError(f"job file {path} nests arrays or tables too deeply to read; a job "
+                       "file needs two levels") from None
 
 
 def _load_step(raw: Any, where: str) -> Step:

@@ -4,6 +4,7 @@ it scores, then the steps in order, one log line each; the first failing step st
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from asaas.clock import process_gone, this_process, utcnow
 from asaas.errors import AsaasError, JobError
 from asaas.jobs.loading import Job, load_job
-from asaas.jobs.lock import JobLock, lock_path
+from asaas.jobs.lock import DatabaseJobLock, JobLock, lock_path, uses_database_lock
 from asaas.jobs.steps import STEPS, NotifyRequest, ScoreStep, StepContext
 from asaas.settings import Settings
 from asaas.store import Store, open_store
@@ -30,6 +31,9 @@ EXIT_BAD_JOB = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: "try again later", which is what an overlapping run should do
 
 Log = Callable[[str], None]
+
+#: Control characters, shown escaped (\\n, \\x1b) in log lines.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass
@@ -46,8 +50,11 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
     out = stream or sys.stderr
 
     def log(message: str) -> None:
-        # Cron appends these lines to a file: no password may reach it (URLs, driver errors).
-        out.write(f"{utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {mask_secrets(message)}\n")
+        # Cron appends these lines to a file: no password may reach it (URLs, driver errors),
+        # and no line break either: a path, product name or driver error holding one would
+        # write a line of its own into the log, one that looks like asaas wrote it.
+        line = _CONTROL.sub(lambda m: repr(m.group())[1:-1], mask_secrets(message))
+        out.write(f"{utcnow().strftime('%Y-%m-%dT%H:%M:%SZ')} {line}\n")
         out.flush()
 
     try:
@@ -57,8 +64,14 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
         return EXIT_BAD_JOB
     settings = Settings()
     url = db_url or job.db or settings.db_url
+    store: Store | None = None
+    lock: JobLock | DatabaseJobLock
     try:
-        lock = JobLock(lock_path(job, url))
+        if uses_database_lock(url):  # PostgreSQL: the lock lives in the database itself
+            store = open_store(url, busy_timeout_s=settings.busy_timeout_s)
+            lock = DatabaseJobLock(store, job.name)
+        else:  # DuckDB: a lock file keyed on the database file's real path
+            lock = JobLock(lock_path(job, url))
         acquired = lock.acquire()
     except AsaasError as exc:
         log(f"job {job.name}: cannot start: {exc}")
@@ -68,16 +81,18 @@ def run_job(path: str | Path, *, db_url: str | None = None, stream: TextIO | Non
             f"doing anything (exit {EXIT_LOCKED})")
         return EXIT_LOCKED
     try:
-        return _run_locked(job, url, settings, log)
+        return _run_locked(job, url, settings, log, store)
     finally:
         lock.release()
 
 
-def _run_locked(job: Job, url: str, settings: Settings, log: Log) -> int:
+def _run_locked(job: Job, url: str, settings: Settings, log: Log,
+                store: Store | None = None) -> int:
     t_job = time.perf_counter()
     try:
-        store = open_store(url, busy_timeout_s=settings.busy_timeout_s)
-        run_id = _start(store, job)
+        any_host = store is not None  # the database lock: no other run of this job is alive
+        store = store or open_store(url, busy_timeout_s=settings.busy_timeout_s)
+        run_id = _start(store, job, any_host=any_host)
     except AsaasError as exc:
         log(f"job {job.name}: cannot start: {exc}")
         return EXIT_STEP_FAILED
@@ -98,11 +113,12 @@ def _run_locked(job: Job, url: str, settings: Settings, log: Log) -> int:
     return exit_code
 
 
-def _start(store: Store, job: Job) -> int:
+def _start(store: Store, job: Job, *, any_host: bool = False) -> int:
     """Record the run as running (runs of this job left running by a dead process are marked
-    interrupted first); returns its id."""
+    interrupted first: of this host, or of any host under the database lock, which no live run
+    of the job can hold beside this one); returns its id."""
     with store.transaction() as conn:
-        _close_stale_job_runs(conn, job.name)
+        _close_stale_job_runs(conn, job.name, any_host=any_host)
         run_id = next_id(conn, "job_runs_id_seq")
         conn.execute(sa.insert(job_runs).values(
             id=run_id, job_name=job.name, job_file=str(job.path), status="running",
@@ -110,19 +126,20 @@ def _start(store: Store, job: Job) -> int:
     return run_id
 
 
-def _close_stale_job_runs(conn: sa.Connection, name: str) -> None:
+def _close_stale_job_runs(conn: sa.Connection, name: str, *, any_host: bool = False) -> None:
     rows = conn.execute(sa.select(job_runs.c.id, job_runs.c.host, job_runs.c.pid).where(
         job_runs.c.job_name == name, job_runs.c.status == "running")).fetchall()
     for run_id, run_host, pid in rows:
-        if process_gone(run_host, pid):
+        if any_host or process_gone(run_host, pid):
             conn.execute(sa.update(job_runs).where(job_runs.c.id == run_id).values(
                 status="interrupted", error="process ended without finishing (killed?)"))
 
 
 def _preflight(store: Store, job: Job) -> str | None:
-    """Check, before any step runs, that every model a score step names exists and that its
-    files are still where the registry says (cron runs long after models were registered)."""
-    from asaas.models.registry import model_names, resolve_ref
+    """Check, before any step runs, that every model a score step names exists, is signed with
+    this host's registry key and that its files are still where the registry says (cron runs
+    long after models were registered)."""
+    from asaas.models.registry import check_signature, model_names, resolve_ref
 
     if any(isinstance(step.options, NotifyRequest) for step in job.steps):
         # A notify step with nowhere to send is found before the fetch, not after it.
@@ -143,6 +160,10 @@ def _preflight(store: Store, job: Job) -> str | None:
         except AsaasError as exc:
             return str(exc)
         for mv in versions:
+            try:
+                check_signature(store, mv)
+            except AsaasError as exc:
+                return str(exc)
             path = Path(mv.artifact_uri)
             if (mv.kind == "sklearn" or path.is_absolute()) and not path.exists():
                 return (f"the files of {mv.label} are missing at {mv.artifact_uri} (moved or "

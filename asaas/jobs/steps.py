@@ -23,6 +23,7 @@ from asaas.notify.options import NotifyRequest
 from asaas.options import Options, ReportOptions, option
 from asaas.scoring.options import ScoreRun
 from asaas.store import Store
+from asaas.tables import FORMATS
 from asaas.timeline.rules import KINDS as ALERT_KINDS
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 #: What an ``alerts`` step can write (``table = ...``).
 ALERT_TABLES = ("alerts", "responsiveness", "recoveries", "effects")
 #: Output formats of a file a step writes (``format = ...``); a report may also be html.
-TABLE_FORMATS = ("table", "markdown", "csv", "json")
+TABLE_FORMATS = FORMATS  # csv-raw too: see asaas.tables.CSV_HELP
 
 
 @dataclass
@@ -55,11 +56,15 @@ class StepContext:
 
 
 def _write(target: Path, text: str) -> None:
-    """Write through a temporary file: readers of the file never see half of it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(target)
+    """Write through a temporary file: readers of the file never see half of it (see
+    ``pages.write_page``: links followed, devices written in place, one-line errors)."""
+    from asaas.pages import write_page
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JobError(f"cannot create the folder of {target} ({exc.strerror})") from None
+    write_page(target, text + "\n")
 
 
 # -- ingest --------------------------------------------------------------------------------------

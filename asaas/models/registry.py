@@ -4,6 +4,10 @@ A model is a name (``bow-rf``, ``pretrained``, ``finetuned`` or any name a user 
 training run or registration adds version n+1. A version records its kind (``sklearn`` pipeline
 or ``hf`` sequence classifier), its artifact (a directory, file or Hub id), its parameters (the
 label rule among them), the fingerprint of its training data and the library versions.
+
+Every version's row is signed when it is registered, with a key kept outside the database
+(``asaas.models.signing``), and scoring checks that signature before it reads a file
+(``check_signature``): writing the database alone cannot make a scoring host load a model.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 import platform
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from datetime import datetime
 from typing import Any
@@ -20,7 +24,8 @@ import sqlalchemy as sa
 
 from asaas.clock import utcnow
 from asaas.errors import AsaasError
-from asaas.models import checksums
+from asaas.models import checksums, signing
+from asaas.models.signing import RegistrySignatureError
 from asaas.store import Store
 from asaas.store.ids import next_id
 from asaas.store.schema import model_versions, models
@@ -85,6 +90,11 @@ class ModelVersion:
     quantize: str | None = None
     #: sha256 of every artifact file, by path relative to the artifact (checked before loading).
     artifact_sha256: dict[str, str] = field(default_factory=dict)
+    #: HMAC of the row under the registry key (``signing``); None: unsigned.
+    registry_mac: str | None = None
+    #: Set by ``check_signature`` only, never read from the database: scorers load nothing
+    #: else. Ray actors receive the driver's checked copy.
+    signature_checked: bool = field(default=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -101,6 +111,17 @@ class ModelVersion:
             truncation=self.truncation or self.params.get("truncation") or DEFAULT_TRUNCATION,
             quantize=self.quantize,
         )
+
+    @property
+    def ref(self) -> str:
+        """``NAME:VERSION``, as commands take it."""
+        return f"{self.name}:{self.version}"
+
+    def signed_identity(self) -> bytes:
+        """What the registry signature covers (``signing.identity``)."""
+        return signing.identity(self.name, self.version, self.kind, self.artifact_uri,
+                                self.artifact_sha256, self.params,
+                                (self.max_length, self.truncation, self.quantize))
 
     @property
     def languages(self) -> list[str] | None:
@@ -135,6 +156,7 @@ _COLUMNS = (
     model_versions.c.train_fingerprint, model_versions.c.metrics, model_versions.c.environment,
     model_versions.c.created_at, model_versions.c.train_split, model_versions.c.max_length,
     model_versions.c.truncation, model_versions.c.quantize, model_versions.c.artifact_sha256,
+    model_versions.c.registry_mac,
 )
 
 
@@ -146,7 +168,7 @@ def _row_to_version(row: Any) -> ModelVersion:
         metrics=json.loads(row.metrics or "{}"), environment=json.loads(row.environment or "{}"),
         created_at=row.created_at, train_split=row.train_split, max_length=row.max_length,
         truncation=row.truncation, quantize=row.quantize,
-        artifact_sha256=json.loads(row.artifact_sha256 or "{}"),
+        artifact_sha256=json.loads(row.artifact_sha256 or "{}"), registry_mac=row.registry_mac,
     )
 
 
@@ -265,13 +287,25 @@ def register(
                      train_dataset=train_dataset, train_split=train_split,
                      train_fingerprint=train_fingerprint, metrics=metrics or {},
                      description=description)
+    key = host_key(store, create=True)  # before anything is written
     if conn is not None:
-        return _insert_version(conn, name, new)
+        return _insert_version(conn, name, new, key)
     with store.transaction() as own:
-        return _insert_version(own, name, new)
+        return _insert_version(own, name, new, key)
 
 
-def _insert_version(conn: sa.Connection, name: str, new: NewVersion) -> ModelVersion:
+def host_key(store: Store, *, create: bool = False) -> bytes:
+    """This host's registry key for ``store``'s models (ASAAS_REGISTRY_KEY, else registry.key
+    in its ASAAS_HOME; see ``signing``)."""
+    from asaas.settings import Settings
+
+    settings = Settings()
+    return signing.host_key(settings.model_home(store.url), create=create,
+                            from_env=settings.registry_key)
+
+
+def _insert_version(conn: sa.Connection, name: str, new: NewVersion,
+                    key: bytes) -> ModelVersion:
     now = utcnow()
     model_id = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar()
     if model_id is None:
@@ -282,6 +316,9 @@ def _insert_version(conn: sa.Connection, name: str, new: NewVersion) -> ModelVer
                         .where(model_versions.c.model_id == model_id)).scalar()
     version_id, version = next_id(conn, "model_versions_id_seq"), (last or 0) + 1
     env, recipe, languages = environment(), new.recipe, new.params.get("languages")
+    mac = signing.sign(key, signing.identity(
+        name, version, new.kind, new.artifact_uri, new.artifact_sha256, new.params,
+        (recipe.max_length, recipe.truncation, recipe.quantize)))
     conn.execute(sa.insert(model_versions).values(
         id=version_id, model_id=model_id, version=version, kind=new.kind,
         artifact_uri=new.artifact_uri, params=json.dumps(new.params),
@@ -290,7 +327,7 @@ def _insert_version(conn: sa.Connection, name: str, new: NewVersion) -> ModelVer
         environment=json.dumps(env), created_at=now, max_length=recipe.max_length,
         truncation=recipe.truncation, quantize=recipe.quantize,
         languages=",".join(languages) if languages else None,
-        artifact_sha256=json.dumps(new.artifact_sha256, sort_keys=True),
+        artifact_sha256=json.dumps(new.artifact_sha256, sort_keys=True), registry_mac=mac,
     ))
     return ModelVersion(
         id=version_id, name=name, version=version, kind=new.kind,
@@ -298,7 +335,7 @@ def _insert_version(conn: sa.Connection, name: str, new: NewVersion) -> ModelVer
         train_fingerprint=new.train_fingerprint, metrics=new.metrics, environment=env,
         created_at=now, train_split=new.train_split, max_length=recipe.max_length,
         truncation=recipe.truncation, quantize=recipe.quantize,
-        artifact_sha256=dict(new.artifact_sha256),
+        artifact_sha256=dict(new.artifact_sha256), registry_mac=mac,
     )
 
 
@@ -365,6 +402,7 @@ def register_variant(store: Store, name: str, source: ModelVersion, recipe: Reci
         raise AsaasError(f"{source.label} is a {source.kind} model, which has no scoring recipe "
                          "to vary (it reads whole reviews)")
     check_recipe(recipe)
+    check_signature(store, source)  # a forged row must not gain a signed variant
     params = {**source.params, "variant_of": source.label}
     # The source's checksums, not fresh ones: a variant must not vouch for files changed since.
     mv = register(store, name, kind=source.kind, artifact_uri=source.artifact_uri,
@@ -381,22 +419,61 @@ def verify_artifact(mv: ModelVersion) -> None:
     checksums.verify(mv.label, mv.artifact_uri, mv.artifact_sha256)
 
 
-def record_checksums(store: Store, mv: ModelVersion) -> ModelVersion:
-    """Record checksums for a local version registered before asaas recorded them (the user
-    vouches for the files as they are now). Versions that have checksums keep them."""
-    if mv.artifact_sha256:
-        raise AsaasError(f"{mv.label} already has checksums; they are never replaced (register "
-                         "the files again as a new version instead)")
-    if not checksums.is_local(mv.artifact_uri):
-        raise AsaasError(f"{mv.label} is a Hub model ({mv.artifact_uri}); it has no local files "
-                         "to record")
-    if not Path(mv.artifact_uri).expanduser().exists():
-        raise AsaasError(f"{mv.label}: artifact {mv.artifact_uri} is missing")
-    digests = checksums.compute(mv.artifact_uri)
+def check_signature(store: Store, mv: ModelVersion) -> ModelVersion:
+    """``mv``, marked checked, when its row carries a valid signature under this host's registry
+    key; else a one-line RegistrySignatureError naming the fix. Scoring calls this before it
+    reads a file: a row written into the database by anyone without the key is refused."""
+    if mv.registry_mac is None:
+        if not mv.artifact_sha256 and checksums.is_local(mv.artifact_uri):
+            raise RegistrySignatureError(
+                f"{mv.label} has no recorded checksums for {mv.artifact_uri}, so its files "
+                "cannot be checked; if you trust them, record them with `asaas models verify "
+                f"{mv.ref} --record`")
+        raise RegistrySignatureError(
+            f"{mv.label} is not signed (registered before asaas signed the registry, or its "
+            "signature was removed from the database), so it is not loaded; if you trust its "
+            f"row (`asaas models list`), sign it where the registry key is: `asaas models "
+            f"verify {mv.ref} --record`")
+    key = host_key(store)
+    if not signing.matches(key, mv.signed_identity(), mv.registry_mac):
+        raise RegistrySignatureError(
+            f"{mv.label}: its registry row does not match its signature (changed in the "
+            "database since it was registered, or signed with another registry key); refusing "
+            "to load it: use the key it was registered with (copy ASAAS_HOME/registry.key from "
+            "that host, or set ASAAS_REGISTRY_KEY), or register the model again")
+    return replace(mv, signature_checked=True)
+
+
+def record_signature(store: Store, mv: ModelVersion) -> tuple[ModelVersion, int]:
+    """Sign an unsigned version with this host's key (the user vouches for its row as it is),
+    recording its files' checksums first when it has none (registered before asaas recorded
+    them). Returns the signed version and the number of checksums recorded now (0: it had
+    them, and its files still match them). Signed versions are never re-signed."""
+    if mv.registry_mac is not None:
+        raise RegistrySignatureError(f"{mv.label} is already signed; signatures are never "
+                                     "replaced (register the files again as a new version)")
+    digests = dict(mv.artifact_sha256)
+    recorded = 0
+    if checksums.is_local(mv.artifact_uri):
+        if not Path(mv.artifact_uri).expanduser().exists():
+            raise AsaasError(f"{mv.label}: artifact {mv.artifact_uri} is missing")
+        if digests:
+            verify_artifact(mv)  # vouch only for files that still match
+        else:
+            digests = checksums.compute(mv.artifact_uri)
+            recorded = len(digests)
+    key = host_key(store, create=True)
+    signed = replace(mv, artifact_sha256=digests)
+    mac = signing.sign(key, signed.signed_identity())
     with store.transaction() as conn:
-        conn.execute(sa.update(model_versions).where(model_versions.c.id == mv.id).values(
-            artifact_sha256=json.dumps(digests, sort_keys=True)))
-    return get_version(store, mv.name, mv.version)
+        conn.execute(sa.update(model_versions).where(
+            model_versions.c.id == mv.id, model_versions.c.registry_mac.is_(None)).values(
+            artifact_sha256=json.dumps(digests, sort_keys=True), registry_mac=mac))
+    now = get_version(store, mv.name, mv.version)
+    if now.registry_mac != mac:
+        raise RegistrySignatureError(f"{mv.label} was signed or changed meanwhile; run `asaas "
+                                     "models verify` again")
+    return now, recorded
 
 
 def resolve_for_scoring(store: Store, name: str, version: int | None) -> ModelVersion:

@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from asaas.models.registry import ModelVersion
+from asaas.models.registry import ModelVersion, check_signature
 from asaas.scoring import selection as sel_mod
 from asaas.scoring.options import DEFAULT_CHUNK, PAGE_ROWS, ScoreOptions, ScoreReport, ScoreRun
 from asaas.scoring.runs import plan_run, recorded
@@ -223,6 +223,7 @@ def _score(store: Store, mv: ModelVersion, options: ScoreOptions | None, *,
            job_run_id: int | None, on_chunk: Callable[[int], None] | None) -> ScoreReport:
     options = with_home(store, options or ScoreOptions())
     options.check()
+    mv = check_signature(store, mv)  # the row is the key holder's, before any file is read
     check_device(mv, options.device)  # refused even when nothing is pending
     plan = plan_run(store, mv, options)
     if not plan.pending:

@@ -49,7 +49,7 @@ import pyarrow as pa
 
 from asaas import errors as errors_mod
 from asaas.errors import AsaasError, ConfigError
-from asaas.models.registry import ModelVersion
+from asaas.models.registry import ModelVersion, check_signature
 from asaas.scoring import selection as sel_mod
 from asaas.scoring.options import (DEFAULT_CHUNK, PAGE_ROWS, RayOptions, ScoreOptions,
                                    ScoreReport, Scored, effective_recipe)
@@ -453,6 +453,7 @@ def _score_ray(store: Store, mv: ModelVersion, options: ScoreOptions | None,
     ray_options = ray_options or RayOptions()
     options.check()
     ray_options.check()
+    mv = check_signature(store, mv)  # on the driver: the actors get this checked copy
     effective_recipe(mv, options)  # a different recipe is refused before Ray starts
     device = _actor_device(mv, options, ray_options)
     threads = options.threads or 1

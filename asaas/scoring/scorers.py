@@ -20,7 +20,7 @@ import importlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -313,11 +313,16 @@ def load_scorer(mv: ModelVersion, options: ScoreOptions) -> Scorer:
     """The scorer for a version, with its recipe (model in, texts in, probabilities out).
 
     Both engines use this: the local loop and each Ray actor hold one scorer, so they cannot
-    drift apart. The version's files are checked against the checksums recorded at
+    drift apart. Only a version whose registry row passed ``registry.check_signature`` is
+    loaded (the engines call it with the store, before anything is read; Ray actors get the
+    driver's checked copy), and its files are checked against the checksums recorded at
     registration first: a changed, missing or added file is a one-line refusal naming it.
     """
-    from asaas.models.registry import verify_artifact
+    from asaas.models.registry import RegistrySignatureError, verify_artifact
 
+    if not mv.signature_checked:
+        raise RegistrySignatureError(f"{mv.label} was not checked against the registry key "
+                                     "(registry.check_signature) before loading; refusing it")
     kind = scorer_kind(mv)
     recipe = effective_recipe(mv, options)
     verify_artifact(mv)

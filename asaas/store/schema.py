@@ -151,6 +151,9 @@ model_versions = sa.Table(
     sa.Column("quantize", sa.String(16), nullable=True),
     # Added in 0003: comma-separated languages the version reads (NULL: not recorded).
     sa.Column("languages", sa.Text, nullable=True),
+    # Added in 0010: HMAC-SHA256 of the row under the registry key, which the database never
+    # holds (asaas.models.signing); NULL: unsigned, not loaded until signed.
+    sa.Column("registry_mac", sa.String(64), nullable=True),
     sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
 )
 

@@ -96,7 +96,7 @@ def detect(store: Store, product_id: int | None = None, *, product: str | None =
     rule = (rule or AlertRule()).check()
     src: SeriesSource = resolve_source(store, source)
     if product is not None:
-        product_id = find_product(store, product).id
+        product_id = find_product(store, product, dataset=dataset).id
     wanted = list(product_ids) if product_ids is not None else None
     if product_id is not None:
         wanted = [*(wanted or []), product_id]
@@ -144,7 +144,7 @@ def find_alert(store: Store, alert_id: str, *, source: str | None = None,
     that day, as ``asaas alerts list`` printed it (whatever kinds either was asked for), else
     the one whose period holds the day (an id stays usable while new reviews grow a period)."""
     kind, ref, day = parse_alert_id(alert_id)
-    prod = find_product(store, ref)
+    prod = find_product(store, ref, dataset=dataset)
     rule = replace(rule or AlertRule(), kinds=(kind,))  # the kind's alerts never need others
     found = detect(store, prod.id, source=source, dataset=dataset, rule=rule)
     mine = [a for a in found.alerts if a.kind == kind]

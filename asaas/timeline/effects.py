@@ -208,7 +208,8 @@ def event_effects(store: Store, product: str | None = None, *, source: str | Non
     (``topic``: RUN:TOPIC of ``asaas topics``) on that topic's share of the negative reviews:
     "did complaints about X fall after the patch?"."""
     _check_options(window_days, its_days, freq)  # bad options fail before any query
-    pid = find_product(store, product).id if product is not None else None
+    pid = (find_product(store, product, dataset=dataset).id if product is not None
+           else None)
     if topic is not None:
         from asaas.topics.runs import resolve_topic, topic_daily
 

@@ -46,8 +46,8 @@ from asaas.store.ids import next_id
 from asaas.store.schema import events as events_table_def
 from asaas.store.schema import products, reviews
 from asaas.tables import Table
-from asaas.timeline.products import (Product, ProductNotFoundError, all_products, find_product,
-                                     match_product)
+from asaas.timeline.products import (Narrow, Product, ProductNotFoundError, all_products,
+                                     find_product, in_dataset, match_product)
 
 #: Kinds of derived events.
 KIND_FULL_RELEASE = "full_release"
@@ -132,12 +132,12 @@ def events_table(events: Iterable[Event]) -> Table:
 
 
 def list_events(store: Store, product_id: int | None = None, *, product: str | None = None,
-                kinds: Sequence[str] | None = None, sources: Sequence[str] | None = None
-                ) -> list[Event]:
+                kinds: Sequence[str] | None = None, sources: Sequence[str] | None = None,
+                dataset: str | None = None) -> list[Event]:
     """Events, oldest first; of one product (``product_id``, or ``product`` by external id or
-    name), of some kinds or sources only."""
+    name), of some kinds or sources, of ``dataset``'s products only (when given)."""
     if product is not None:
-        product_id = find_product(store, product).id
+        product_id = find_product(store, product, dataset=dataset).id
     e, p = events_table_def, products
     query = (sa.select(e.c.id, e.c.product_id, p.c.external_id, p.c.name, e.c.occurred_at,
                        e.c.kind, e.c.title, e.c.source, e.c.details)
@@ -149,6 +149,8 @@ def list_events(store: Store, product_id: int | None = None, *, product: str | N
         query = query.where(e.c.kind.in_(list(kinds)))
     if sources:
         query = query.where(e.c.source.in_(list(sources)))
+    if dataset is not None:
+        query = query.where(p.c.source == dataset)
     with store.read_transaction() as conn:
         rows = conn.execute(query).fetchall()
     return [Event(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6], r[7],
@@ -173,9 +175,10 @@ def _insert(conn: sa.Connection, product_id: int, at: datetime, kind: str, title
 
 
 def add_event(store: Store, product: str | int, at: Any, kind: str, title: str, *,
-              details: dict[str, Any] | None = None) -> Event:
-    """Record one manual event; the same product, kind and time twice is an error."""
-    prod = find_product(store, product)
+              details: dict[str, Any] | None = None, dataset: str | None = None) -> Event:
+    """Record one manual event of ``product`` (among ``dataset``'s products when given); the
+    same product, kind and time twice is an error."""
+    prod = find_product(store, product, dataset=dataset)
     when, kind, title = parse_time(at), check_kind(kind), check_title(title)
     if details is not None and not isinstance(details, dict):
         raise EventError("event details must be a JSON object, e.g. '{\"version\": \"1.2\"}'")
@@ -262,7 +265,8 @@ class _Row:
     details: dict[str, Any] | None
 
 
-def _import_row(row: dict[str, Any], candidates: Sequence[Product]) -> _Row:
+def _import_row(row: dict[str, Any], candidates: Sequence[Product],
+                narrow: Narrow | None = None) -> _Row:
     """One row of an events file, checked; raises on the first problem."""
     extra = [k for k in row if k is None or (row[k] is not None and k not in (
         "product", "kind", "title", "details", *_TIME_KEYS))]
@@ -273,7 +277,7 @@ def _import_row(row: dict[str, Any], candidates: Sequence[Product]) -> _Row:
     raw_at = next((row[k] for k in _TIME_KEYS if row.get(k) not in (None, "")), None)
     if raw_at is None:
         raise EventError("no time (at)")
-    prod = match_product(candidates, str(row.get("product") or ""))
+    prod = match_product(candidates, str(row.get("product") or ""), narrow=narrow)
     when = parse_time(raw_at)
     kind, title = check_kind(row.get("kind") or ""), check_title(row.get("title") or "")
     details = row.get("details")
@@ -284,25 +288,26 @@ def _import_row(row: dict[str, Any], candidates: Sequence[Product]) -> _Row:
     return _Row(prod, when, kind, title, details)
 
 
-def import_events(store: Store, path: str | Path) -> ImportReport:
+def import_events(store: Store, path: str | Path, *, dataset: str | None = None) -> ImportReport:
     """Import events from a CSV (header: product, at, kind, title[, details]) or JSON Lines file
     (objects with the same keys; ``occurred_at`` is accepted for ``at``).
 
     Every row is checked first; any bad row stops the import with one line naming the bad lines,
     and nothing is written. Events already recorded (same product, kind and time) are skipped, so
-    importing a file twice adds nothing."""
+    importing a file twice adds nothing. ``dataset``: the rows name products of that dataset
+    (an id present in two datasets is otherwise ambiguous)."""
     file = Path(path).expanduser()
     rows = _read_rows(file)
     if not rows:
         raise EventError(f"{file} has no events; write one row per event with product, at, "
                          "kind, title")
-    candidates = all_products(store)
+    candidates, narrow = all_products(store), in_dataset(store, dataset)
     errors: list[str] = []
     good: list[_Row] = []
     seen: dict[tuple[int, str, datetime], int] = {}
     for line, row in rows:
         try:
-            event = _import_row(row, candidates)
+            event = _import_row(row, candidates, narrow)
             key = (event.product.id, event.kind, event.at)
             if key in seen:
                 raise EventError(f"same product, kind and time as line {seen[key]}")

@@ -114,7 +114,7 @@ def recoveries(store: Store, product: str | None = None, *, source: str | None =
                          "--min-window-reviews and --window-days at least 1")
     rule = replace(rule or AlertRule(), kinds=("negative", "shift")).check()
     src = resolve_source(store, source)
-    pid = find_product(store, product).id if product is not None else None
+    pid = find_product(store, product, dataset=dataset).id if product is not None else None
     counts = daily_counts(store, src, dataset=dataset)
     names = products_by_id(store)
     detection = detect_frame(counts, names, rule, source=src.label,
@@ -189,7 +189,7 @@ def ranking(store: Store, product: str | None = None, *, source: str | None = No
     """One row per product, ranked (see the module docstring)."""
     src = resolve_source(store, source)
     rows = _response_rows(store, src.kind, src.model_version_id, dataset)
-    pid = find_product(store, product).id if product is not None else None
+    pid = find_product(store, product, dataset=dataset).id if product is not None else None
     if pid is not None:
         rows = rows[rows["product_id"] == pid]
     repeated = rows["product_id"].duplicated()

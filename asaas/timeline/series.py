@@ -291,7 +291,7 @@ def _timeline(store: sa.Connection, product: str, *, freq: str | None, models: S
         if not products:
             raise ProductNotFoundError(f"no product has reviews in dataset {dataset!r}")
     else:
-        products = [find_product(store, product)]
+        products = [find_product(store, product, dataset=dataset)]
     dataset = pick_dataset(store, products, dataset)
     check_language(store, dataset, language)
     reason = ""

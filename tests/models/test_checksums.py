@@ -67,7 +67,8 @@ def test_version_without_checksums_needs_them_recorded(invoke, trained, db_path)
 
     store = open_store(str(db_path))
     with store.transaction() as conn:  # as a version registered before checksums were recorded
-        conn.exec_driver_sql("UPDATE model_versions SET artifact_sha256 = NULL")
+        conn.exec_driver_sql("UPDATE model_versions SET artifact_sha256 = NULL, "
+                             "registry_mac = NULL")
     line = err(invoke("score", "--model", "tfidf-lr", "--quiet"))
     assert "no recorded checksums" in line and "asaas models verify tfidf-lr:1 --record" in line
     assert "recorded checksums of 2 files" in ok(invoke("models", "verify", "--record"))
