@@ -17,9 +17,11 @@ import dataclasses
 import math
 import types
 import typing
+from datetime import date, datetime
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from asaas.clock import naive_utc, parse_iso
 from asaas.errors import ConfigError
 from asaas.settings import DEFAULT_DATASET, DEFAULT_SPLIT
 
@@ -246,3 +248,18 @@ class DisagreementsOptions(Options):
     dataset: str = option(DEFAULT_DATASET)
     limit: int = option(20, low=1)
     wrong_only: bool = option(False)
+
+
+def parse_date(value: Any, name: str) -> date:
+    """A date option (``parse=parse_date``): a TOML date or date-time, or ISO 8601 text; a zone,
+    when given, is converted to UTC first."""
+    if isinstance(value, datetime):
+        return naive_utc(value).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_iso(value).date()
+        except ValueError:
+            pass
+    raise ConfigError(f"{name} {value!r} is not a date; write YYYY-MM-DD, e.g. 2018-01-01")

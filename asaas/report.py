@@ -58,20 +58,30 @@ def _check_models(store: Store, models: Sequence[str]) -> None:
         raise AsaasError(f"unknown model {', '.join(unknown)} (models: {have})")
 
 
-def metrics_report(store: Store, *, split: str | None = "test", dataset: str = DEFAULT_DATASET,
-                   models: Sequence[str] = (), latest: bool = False) -> Table:
-    """Headline metrics per model version from the ``metrics`` view."""
+def version_filter(store: Store, where: list[str], params: dict[str, Any], *,
+                   split: str | None, models: Sequence[str], latest: bool,
+                   split_sql: str = "split = :split") -> tuple[list[str], dict[str, Any]]:
+    """``where``/``params`` narrowed to a split (None or "all": every split), some models
+    (checked to exist first) and the latest version of each, as the metric views are read."""
     if models:
         _check_models(store, models)
-    where, params = ["(dataset = :dataset OR dataset IS NULL)"], {"dataset": dataset}
     if split and split != "all":
-        where.append("(split = :split OR split IS NULL)")
+        where.append(split_sql)
         params["split"] = split
     if models:
         where.append("model IN :models")
         params["models"] = list(models)
     if latest:
         where.append("is_latest")
+    return where, params
+
+
+def metrics_report(store: Store, *, split: str | None = "test", dataset: str = DEFAULT_DATASET,
+                   models: Sequence[str] = (), latest: bool = False) -> Table:
+    """Headline metrics per model version from the ``metrics`` view."""
+    where, params = version_filter(store, ["(dataset = :dataset OR dataset IS NULL)"],
+                                   {"dataset": dataset}, split=split, models=models,
+                                   latest=latest, split_sql="(split = :split OR split IS NULL)")
     sql = (f"SELECT {', '.join(REPORT_COLUMNS)} FROM metrics WHERE {' AND '.join(where)} "
            "ORDER BY split, accuracy DESC NULLS LAST, model, version")
     return query(store, sql, params)

@@ -50,20 +50,11 @@ def languages_report(store: Store, *, split: str | None = "test",
                      latest: bool = False, min_reviews: int = 0) -> Table:
     """Rows of ``metrics_by_language`` (largest languages first), with each language's
     threshold and a note on what to know before reading the row."""
-    from asaas.report import _check_models
+    from asaas.report import version_filter
 
-    if models:
-        _check_models(store, models)
-    where, params = ["dataset = :dataset", "n >= :min_n"], {"dataset": dataset,
-                                                             "min_n": min_reviews}
-    if split and split != "all":
-        where.append("split = :split")
-        params["split"] = split
-    if models:
-        where.append("model IN :models")
-        params["models"] = list(models)
-    if latest:
-        where.append("is_latest")
+    where, params = version_filter(store, ["dataset = :dataset", "n >= :min_n"],
+                                   {"dataset": dataset, "min_n": min_reviews}, split=split,
+                                   models=models, latest=latest)
     table = query(store, f"SELECT {', '.join(_VIEW_COLUMNS)} FROM metrics_by_language "
                          f"WHERE {' AND '.join(where)} "
                          "ORDER BY split, model, version, n DESC, language", params)

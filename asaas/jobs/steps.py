@@ -12,15 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asaas.clock import naive_utc, parse_iso
 from asaas.errors import ConfigError, JobError
 from asaas.fetch.options import FetchOptions
 from asaas.notify.options import NotifyRequest
-from asaas.options import Options, ReportOptions, option
+from asaas.options import Options, ReportOptions, option, parse_date
 from asaas.scoring.options import ScoreRun
 from asaas.store import Store
 from asaas.tables import FORMATS
@@ -223,21 +222,6 @@ def run_events(ctx: StepContext, step: EventsStep) -> dict[str, Any]:
             "removed": report.removed}
 
 
-def _date(value: Any, name: str) -> date:
-    """A TOML date or an ISO 8601 text (a zone, when given, is converted to UTC)."""
-    if isinstance(value, datetime):
-        return naive_utc(value).date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return parse_iso(value).date()
-        except ValueError:
-            pass
-    raise ConfigError(f"{name} {value!r} is not a date; write YYYY-MM-DD, e.g. "
-                      f"{name} = 2018-01-01")
-
-
 @dataclass
 class AlertsStep(Options):
     """The alerts (or responsiveness, recoveries, effects) table, written to ``path``."""
@@ -248,7 +232,7 @@ class AlertsStep(Options):
     source: str | None = option(None)  # labels, or MODEL[:VERSION]
     dataset: str | None = option(None)  # None: every dataset (settings.DATASET_HELP)
     kinds: list[str] | None = option(None, choices=ALERT_KINDS, example='["negative"]')
-    since: date | None = option(None, parse=_date)
+    since: date | None = option(None, parse=parse_date)
     window_days: int = option(30, low=1)  # effects: days before and after each event
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from asaas.clock import naive_utc, parse_iso, utcnow
-from asaas.errors import ConfigError
+from asaas.clock import utcnow
 from asaas.notify.deliver import NotifyOptions, NotifyReport
-from asaas.options import Options, option
+from asaas.options import Options, option, parse_date
 from asaas.store import Store
 
 #: Alerts ending this many days before today or later are "new" when no since is given.
@@ -22,25 +21,12 @@ DEFAULT_SINCE_DAYS = 14
 KINDS = ("negative", "volume", "shift")
 
 
-def _date(value: Any, name: str) -> date:
-    if isinstance(value, datetime):
-        return naive_utc(value).date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return parse_iso(value).date()
-        except ValueError:
-            pass
-    raise ConfigError(f"{name} {value!r} is not a date; write YYYY-MM-DD, e.g. 2018-01-01")
-
-
 @dataclass
 class NotifyRequest(Options):
     """One `asaas notify` run (see ``asaas notify --help``)."""
 
     #: Only alerts ending on or after this day (None: DEFAULT_SINCE_DAYS days ago, UTC).
-    since: date | None = option(None, parse=_date)
+    since: date | None = option(None, parse=parse_date)
     kinds: list[str] | None = option(None, choices=KINDS, example='["negative"]')
     no_pages: bool = option(False)
     dry_run: bool = option(False)

@@ -64,6 +64,12 @@ class PredictionWriter:
         })
         inserted = self.store.insert_arrow(conn, "predictions", table,
                                            on_conflict_do_nothing=True)
+        self.truncated += sum(1 for t in truncated if t)
+        return self._count(conn, inserted, failures)
+
+    def _count(self, conn: sa.Connection, inserted: int, failures: list[dict[str, Any]]
+               ) -> int:
+        """Write the chunk's failures and the run's counts, in the chunk's transaction."""
         failed = 0
         if failures:
             failed = self.store.insert_arrow(conn, "prediction_failures",
@@ -71,7 +77,6 @@ class PredictionWriter:
                                              on_conflict_do_nothing=True)
         self.scored += inserted
         self.failed += failed
-        self.truncated += sum(1 for t in truncated if t)
         conn.execute(sa.update(scoring_runs).where(scoring_runs.c.id == self.run_id).values(
             n_scored=self.scored, n_failed=self.failed))
         return inserted
@@ -112,17 +117,7 @@ class PredictionWriter:
         })
         rows = self.store.insert_arrow(conn, "label_predictions", table,
                                        on_conflict_do_nothing=True)
-        inserted = rows // n_labels if n_labels else 0
-        failed = 0
-        if failures:
-            failed = self.store.insert_arrow(conn, "prediction_failures",
-                                             pa.Table.from_pylist(failures),
-                                             on_conflict_do_nothing=True)
-        self.scored += inserted
-        self.failed += failed
-        conn.execute(sa.update(scoring_runs).where(scoring_runs.c.id == self.run_id).values(
-            n_scored=self.scored, n_failed=self.failed))
-        return inserted
+        return self._count(conn, rows // n_labels if n_labels else 0, failures)
 
 
 class BufferedWriter:
