@@ -61,35 +61,10 @@ def bombs() -> pd.DataFrame:
 
 # --- intervals ---------------------------------------------------------------------------------
 
-def auc_ci(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float]:
-    """ROC AUC with its 95% Hanley-McNeil interval (nan when one class is missing)."""
-    from sklearn.metrics import roc_auc_score
-
-    y = np.asarray(y).astype(bool)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return (math.nan, math.nan, math.nan)
-    a = float(roc_auc_score(y, score))
-    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
-    var = (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0)
-    se = math.sqrt(max(var, 0.0))
-    return (a, max(0.0, a - Z * se), min(1.0, a + Z * se))
-
-
-def ba_ci(y: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
-    """Balanced accuracy with a 95% normal interval from the two binomial rates
-    (each rate's variance from its Agresti-Coull estimate, so a rate of 0 or 1 still varies)."""
-    y = np.asarray(y).astype(bool)
-    pred = np.asarray(pred).astype(bool)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return (math.nan, math.nan, math.nan)
-    k1, k0 = int((pred & y).sum()), int((~pred & ~y).sum())
-    sens, spec = k1 / n1, k0 / n0
-    ba = (sens + spec) / 2
-    p1, p0 = (k1 + 2) / (n1 + 4), (k0 + 2) / (n0 + 4)
-    se = 0.5 * math.sqrt(p1 * (1 - p1) / (n1 + 4) + p0 * (1 - p0) / (n0 + 4))
-    return (ba, max(0.0, ba - Z * se), min(1.0, ba + Z * se))
+# The package's own intervals (asaas.offtopic.train), so the research and the product report the
+# same figures: ROC AUC with Hanley-McNeil's interval, balanced accuracy from its two rates.
+from asaas.offtopic.train import auc_interval as auc_ci  # noqa: E402, F401
+from asaas.offtopic.train import balanced_accuracy_interval as ba_ci  # noqa: E402, F401
 
 
 def fmt_ci(t: tuple[float, float, float]) -> str:
