@@ -170,13 +170,14 @@ def _period(store: Store, product: str | None, opts: FindOptions
 
         alert = find_alert(store, opts.alert, source=opts.source, dataset=opts.dataset)
         prod = find_product(store, alert.product_id)
-        if product is not None and find_product(store, product).id != prod.id:
+        if (product is not None
+                and find_product(store, product, dataset=opts.dataset).id != prod.id):
             raise TopicsError(f"alert {opts.alert} is of {prod.label}, not {product}")
         return (prod, datetime.combine(alert.start, datetime.min.time()),
                 datetime.combine(alert.end + timedelta(days=1), datetime.min.time()))
     if product is None:
         raise TopicsError("name a PRODUCT (or --alert ID)")
-    prod = find_product(store, product)
+    prod = find_product(store, product, dataset=opts.dataset)
     since = datetime.combine(opts.since, datetime.min.time()) if opts.since else None
     until = (datetime.combine(opts.until + timedelta(days=1), datetime.min.time())
              if opts.until else None)

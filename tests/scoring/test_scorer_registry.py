@@ -93,6 +93,7 @@ def test_kinds_are_looked_up_in_the_registry(monkeypatch, db_path):
     store = open_store(str(db_path))
     monkeypatch.setattr(registry, "KINDS", (*registry.KINDS, "nobody"))
     mv = registry.register(store, "m", kind="nobody", artifact_uri="hub/echo", artifact_sha256={})
+    mv = registry.check_signature(store, mv)  # a signed row: what is refused is its kind
     with pytest.raises(AsaasError, match="unknown kind 'nobody'.*upgrade asaas"):
         scorers.load_scorer(mv, ScoreOptions())
     # A CPU-only kind refuses --device cuda before anything is loaded.
