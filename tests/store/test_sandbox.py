@@ -341,7 +341,10 @@ def test_sigterm_cancels_the_query_and_exits_cleanly(invoke, db_path, request, e
         time.sleep(6)  # started and running (the import takes a few seconds on a busy box)
     else:
         proc = _asaas("sql", "--db", pg_db, PG_LONG, env=env)
-        assert _wait_for(lambda: bool(_active(pg_db)), 60), "the query never started"
+        # The statement itself, not the command's earlier queries (schema check, role setup),
+        # which run before the SIGTERM handler is in place: a signal then ends the process.
+        assert _wait_for(lambda: any("generate_series" in q for _, q in _active(pg_db)), 60), \
+            "the query never started"
     try:
         proc.send_signal(signal.SIGTERM)
         out, errors = proc.communicate(timeout=30)
