@@ -343,8 +343,11 @@ def test_sigterm_cancels_the_query_and_exits_cleanly(invoke, db_path, request, e
         proc = _asaas("sql", "--db", pg_db, PG_LONG, env=env)
         # The statement itself, not the command's earlier queries (schema check, role setup),
         # which run before the SIGTERM handler is in place: a signal then ends the process.
-        assert _wait_for(lambda: any("generate_series" in q for _, q in _active(pg_db)), 60), \
-            "the query never started"
+        # The statement runs as a server-side cursor: psycopg's DECLARE, then FETCHes.
+        if not _wait_for(lambda: any("generate_series" in q or "FETCH" in q.upper()
+                                     for _, q in _active(pg_db)), 60):
+            proc.kill()
+            pytest.fail(f"the query never started: {proc.communicate()}")
     try:
         proc.send_signal(signal.SIGTERM)
         out, errors = proc.communicate(timeout=30)
