@@ -152,7 +152,7 @@ def test_a_failing_app_and_a_failing_hook_lose_nothing(live, db_path, capsys):
     next run sends it, once."""
     steam, hook, job = live
     steam.faults.append(Fault("620", 1, "status", times=10, status=503))
-    hook.status = 500
+    hook.mode = "fail"
     code, log = run(job, capsys)
     assert code == EXIT_STEP_FAILED, log
     assert "step 1/4 fetch: PARTIAL" in log and "steam app 620" in log
@@ -164,7 +164,7 @@ def test_a_failing_app_and_a_failing_hook_lose_nothing(live, db_path, capsys):
                                                         "partial"]
     assert hook.ids() == []
     steam.faults.clear()
-    hook.status = 200
+    hook.mode = "ok"
     code, log = run(job, capsys)
     assert code == EXIT_OK, log
     assert hook.ids() == [f"negative:440:{day_of(12).date()}"]

@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import threading
 from datetime import datetime, timedelta
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 from tests.events_alerts_data import Review, daily_series, write_reviews
 from tests.helpers import err, ok, q
 from tests.requires import require
+from tests.webhook import Receiver
 
 T0 = datetime(2020, 1, 1)
 SECRET = "SECRETtoken0123456789"
@@ -44,61 +43,9 @@ def bombed(db_path) -> None:
 ALERTS = ["negative:100:2020-03-31", "negative:200:2020-02-20"]  # by product, then start
 
 
-# -- a webhook receiver --------------------------------------------------------------------------
-
-
-class Hook:
-    """Records POSTs; ``mode``: ok, fail (500 echoing the request path, as hostile servers do),
-    hang (never answers within the client's time-out)."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.received: list[dict[str, Any]] = []
-        self.requests = 0
-        self._stop = threading.Event()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                hook.requests += 1
-                if hook.mode == "hang":
-                    hook._stop.wait(5)
-                    return
-                if hook.mode == "fail":
-                    reply = f"internal error at {self.path}".encode()
-                    self.send_response(500)
-                else:
-                    hook.received.append(json.loads(body))
-                    reply = b"ok"
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/{SECRET}"
-
-    def close(self) -> None:
-        self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture
 def hook(monkeypatch):
-    h = Hook()
+    h = Receiver(SECRET)
     monkeypatch.setenv("ASAAS_WEBHOOK_URL", h.url)
     monkeypatch.setenv("ASAAS_NOTIFY_TIMEOUT", "10")
     monkeypatch.setenv("ASAAS_NOTIFY_ATTEMPTS", "3")
