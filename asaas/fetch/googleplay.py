@@ -48,7 +48,7 @@ from asaas.clock import utcnow
 from asaas.errors import ConfigError
 from asaas.fetch.http import FetchError, HttpPolicy, Retryable, pause
 from asaas.fetch.landing import FetchRun
-from asaas.fetch.steam import AppFetch, SteamFetcher, _Page, _time, fetch_each
+from asaas.fetch.steam import AppFetch, SteamFetcher, _Page, _time, check_walk, fetch_each
 
 SOURCE = "googleplay"
 HOST = "play.google.com"
@@ -107,19 +107,12 @@ class PlayFetchOptions:
         if not _COUNTRY.match(self.country):
             raise ConfigError(f"--country {self.country!r} is not a two-letter country code; "
                               "use e.g. us, de, br")
-        if self.max_pages is not None and self.max_pages < 1:
-            raise ConfigError("--max-pages must be at least 1")
-        if self.overlap < 1:
-            raise ConfigError("the overlap (ASAAS_FETCH_OVERLAP) must be at least 1 review")
         if self.three_stars not in THREE_STARS:
             raise ConfigError(f"--three-stars {self.three_stars!r}: use unlabelled, positive or "
                               "negative")
         if not 1 <= self.per_page <= 200:
             raise ConfigError("per_page must be 1 to 200 (Google answers at most 200 a call)")
-        from asaas.ingest import IngestOptions
-        from asaas.ingest.options import check_options
-
-        check_options(IngestOptions(dataset=self.dataset, format="googleplay"))
+        check_walk(self.max_pages, self.overlap, self.dataset, "googleplay")
         return self
 
     def params(self) -> dict[str, Any]:

@@ -90,20 +90,26 @@ class SteamFetchOptions:
         if self.filter not in FILTERS:
             raise ConfigError(f"--filter {self.filter!r}: use updated (new and edited reviews "
                               "first) or recent (new reviews first)")
-        if self.max_pages is not None and self.max_pages < 1:
-            raise ConfigError("--max-pages must be at least 1")
-        if self.overlap < 1:
-            raise ConfigError("the overlap (ASAAS_FETCH_OVERLAP) must be at least 1 review")
-        from asaas.ingest import IngestOptions
-        from asaas.ingest.options import check_options
-
-        check_options(IngestOptions(dataset=self.dataset, format="steam"))
+        check_walk(self.max_pages, self.overlap, self.dataset, "steam")
         return self
 
     def params(self) -> dict[str, Any]:
         """What makes two fetches the same walk (a resumed fetch must keep them)."""
         return {"language": self.language, "filter": self.filter, "purchase_type": "all",
                 "num_per_page": PER_PAGE}
+
+
+def check_walk(max_pages: int | None, overlap: int, dataset: str, fmt: str) -> None:
+    """The checks every store's fetch shares: the page limit, the overlap that ends an
+    incremental walk, and the dataset its pages are ingested into (with format ``fmt``)."""
+    if max_pages is not None and max_pages < 1:
+        raise ConfigError("--max-pages must be at least 1")
+    if overlap < 1:
+        raise ConfigError("the overlap (ASAAS_FETCH_OVERLAP) must be at least 1 review")
+    from asaas.ingest import IngestOptions
+    from asaas.ingest.options import check_options
+
+    check_options(IngestOptions(dataset=dataset, format=fmt))
 
 
 def check_appids(appids: Sequence[str]) -> list[str]:
